@@ -1,0 +1,64 @@
+#include "core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.h"
+
+namespace sifstore {
+
+Config parse_config(const std::string& text, const std::string& source) {
+  Config cfg;
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  if (!doc || doc.IsNull()) return cfg;
+  if (!doc.IsMap()) throw Error(source + ": expected a mapping with an 'images' key");
+  YAML::Node images = doc["images"];
+  if (!images || images.IsNull()) return cfg;
+  if (!images.IsMap())
+    throw Error(source + ":" + std::to_string(images.Mark().line + 1) +
+                ": 'images' must be a mapping (retain, require_verified)");
+
+  if (YAML::Node retain = images["retain"]; retain && !retain.IsNull()) {
+    std::string raw = retain.IsScalar() ? retain.Scalar() : "<not a number>";
+    long value = 0;
+    bool ok = false;
+    if (retain.IsScalar()) {
+      try {
+        size_t used = 0;
+        value = std::stol(raw, &used);
+        ok = used == raw.size();
+      } catch (const std::exception&) {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      cfg.warnings.push_back(source + ": invalid images.retain '" + raw + "'; using default " +
+                             std::to_string(kDefaultRetain));
+    } else if (value < 1 || value > 1000000) {
+      cfg.warnings.push_back(source + ": images.retain=" + raw + " is out of range (1 or more);" +
+                             " using default " + std::to_string(kDefaultRetain));
+    } else {
+      cfg.retain = static_cast<int>(value);
+    }
+  }
+  if (YAML::Node rv = images["require_verified"]; rv && !rv.IsNull()) {
+    bool value = false;
+    if (!rv.IsScalar() || !YAML::convert<bool>::decode(rv, value))
+      throw Error(source + ":" + std::to_string(rv.Mark().line + 1) +
+                  ": images.require_verified must be true or false");
+    cfg.require_verified = value;
+  }
+  return cfg;
+}
+
+Config load_config(const Dir& root) {
+  auto text = root.read_file(kConfigFile, 1u << 20);
+  if (!text) return Config{};
+  return parse_config(*text, root.path_of(kConfigFile));
+}
+
+}  // namespace sifstore

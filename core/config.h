@@ -1,0 +1,37 @@
+// `<root>/config.yaml`, read with yaml-cpp (SPEC §6):
+//
+//   images:
+//     retain: 10               # builds kept per layer by prune (>= 1)
+//     require_verified: false  # `check` refuses an unverified build
+//
+// Every key is optional. A retain that is not a whole number >= 1 falls back
+// to the default with a warning (a misconfigured retain must never stop a
+// build). A file that is not valid YAML, or whose `images` is not a mapping,
+// is an error naming the file and line: the user asked for settings we
+// cannot read.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/fs.h"
+
+namespace sifstore {
+
+inline constexpr int kDefaultRetain = 10;
+inline constexpr const char* kConfigFile = "config.yaml";
+
+struct Config {
+  int retain = kDefaultRetain;
+  bool require_verified = false;
+  // Messages about values that were replaced by defaults.
+  std::vector<std::string> warnings;
+};
+
+// Parses config text; `source` names it in messages.
+Config parse_config(const std::string& text, const std::string& source);
+
+// Reads `<root>/config.yaml`; defaults when it does not exist.
+Config load_config(const Dir& root);
+
+}  // namespace sifstore

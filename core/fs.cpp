@@ -1,0 +1,268 @@
+#include "core/fs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace sifstore {
+namespace {
+
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+
+std::atomic<unsigned> g_temp_counter{0};
+
+void write_all(int fd, std::string_view content, const std::string& what) {
+  const char* p = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw system_error("cannot write " + what);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int Fd::release() {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+std::string temp_name_for(const std::string& name) {
+  return "." + name + ".tmp." + std::to_string(::getpid()) + "." +
+         std::to_string(g_temp_counter.fetch_add(1));
+}
+
+Dir Dir::open(const std::string& path) {
+  int fd = ::open(path.c_str(), kDirFlags);
+  if (fd < 0) {
+    if (errno == ENOENT) throw Error("directory not found: " + path);
+    if (errno == ENOTDIR) throw Error("not a directory: " + path);
+    throw system_error("cannot open directory " + path);
+  }
+  return Dir(Fd(fd), path);
+}
+
+Dir Dir::open_or_create(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) throw Error("cannot create directory " + path + ": " + ec.message());
+  return open(path);
+}
+
+std::optional<Dir> Dir::open_if_exists(const std::string& path) {
+  int fd = ::open(path.c_str(), kDirFlags);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    if (errno == ENOTDIR) throw Error("not a directory: " + path);
+    throw system_error("cannot open directory " + path);
+  }
+  return Dir(Fd(fd), path);
+}
+
+std::string Dir::path_of(std::string_view name) const {
+  std::string p = path_;
+  if (!p.empty() && p.back() != '/') p += '/';
+  p += name;
+  return p;
+}
+
+std::optional<Dir> Dir::subdir(const std::string& name) const {
+  int fd = ::openat(fd_.get(), name.c_str(), kDirFlags | O_NOFOLLOW);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) return std::nullopt;
+    if (err == ELOOP || (err == ENOTDIR && type_of(name) == S_IFLNK))
+      throw Error(path_of(name) + " is a symlink; SifStore never follows symlinks inside a store"
+                  " (replace it with a real directory)");
+    if (err == ENOTDIR) throw Error(path_of(name) + " is not a directory");
+    throw system_error("cannot open directory " + path_of(name), err);
+  }
+  return Dir(Fd(fd), path_of(name));
+}
+
+Dir Dir::subdir_or_create(const std::string& name) const {
+  if (::mkdirat(fd_.get(), name.c_str(), 0777) != 0 && errno != EEXIST)
+    throw system_error("cannot create directory " + path_of(name));
+  auto d = subdir(name);
+  if (!d) throw Error("directory vanished while creating it: " + path_of(name));
+  return std::move(*d);
+}
+
+std::vector<DirEntry> Dir::scan() const {
+  // fdopendir takes ownership of the descriptor it is given: hand it a dup
+  // positioned at the start.
+  int dupfd = ::openat(fd_.get(), ".", kDirFlags);
+  if (dupfd < 0) throw system_error("cannot read directory " + path_);
+  DIR* d = ::fdopendir(dupfd);
+  if (!d) {
+    int err = errno;
+    ::close(dupfd);
+    throw system_error("cannot read directory " + path_, err);
+  }
+  std::vector<DirEntry> out;
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    const char* n = e->d_name;
+    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+    out.push_back(DirEntry{n, e->d_type});
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err != 0) throw system_error("cannot read directory " + path_, err);
+  return out;
+}
+
+std::optional<mode_t> Dir::type_of(const std::string& name) const {
+  struct stat st;
+  if (::fstatat(fd_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw system_error("cannot stat " + path_of(name));
+  }
+  return st.st_mode & S_IFMT;
+}
+
+std::optional<std::string> Dir::read_link(const std::string& name) const {
+  std::string buf(256, '\0');
+  for (;;) {
+    ssize_t n = ::readlinkat(fd_.get(), name.c_str(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == ENOENT || errno == EINVAL || errno == ENOTDIR) return std::nullopt;
+      throw system_error("cannot read symlink " + path_of(name));
+    }
+    if (static_cast<size_t>(n) < buf.size()) {
+      buf.resize(static_cast<size_t>(n));
+      return buf;
+    }
+    buf.resize(buf.size() * 2);
+  }
+}
+
+std::optional<std::string> Dir::read_file(const std::string& name, size_t max_bytes) const {
+  int fd = ::openat(fd_.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    if (errno == ELOOP) throw Error(path_of(name) + " is a symlink; refusing to read through it");
+    throw system_error("cannot read " + path_of(name));
+  }
+  Fd owned(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) throw system_error("cannot stat " + path_of(name));
+  if (!S_ISREG(st.st_mode)) throw Error(path_of(name) + " is not a regular file");
+  if (static_cast<size_t>(st.st_size) > max_bytes)
+    throw Error(path_of(name) + " is too large (" + std::to_string(st.st_size) + " bytes)");
+  std::string content;
+  content.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  for (;;) {
+    if (got == content.size()) content.resize(content.size() + 4096);
+    ssize_t n = ::read(fd, content.data() + got, content.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw system_error("cannot read " + path_of(name));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+    if (got > max_bytes) throw Error(path_of(name) + " is too large");
+  }
+  content.resize(got);
+  return content;
+}
+
+void Dir::write_file_atomic(const std::string& name, std::string_view content) const {
+  std::string tmp = temp_name_for(name);
+  int fd = ::openat(fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    0666);
+  if (fd < 0) throw system_error("cannot create " + path_of(tmp));
+  try {
+    Fd owned(fd);
+    write_all(fd, content, path_of(tmp));
+    if (::fsync(fd) != 0) throw system_error("cannot sync " + path_of(tmp));
+    rename(tmp, name);
+  } catch (...) {
+    ::unlinkat(fd_.get(), tmp.c_str(), 0);
+    throw;
+  }
+  fsync();
+}
+
+bool Dir::create_exclusive(const std::string& name, std::string_view content) const {
+  int fd = ::openat(fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    0666);
+  if (fd < 0) {
+    if (errno == EEXIST) return false;
+    throw system_error("cannot create " + path_of(name));
+  }
+  Fd owned(fd);
+  try {
+    write_all(fd, content, path_of(name));
+  } catch (...) {
+    ::unlinkat(fd_.get(), name.c_str(), 0);
+    throw;
+  }
+  return true;
+}
+
+void Dir::symlink_atomic(const std::string& name, const std::string& target) const {
+  std::string tmp = temp_name_for(name);
+  if (::symlinkat(target.c_str(), fd_.get(), tmp.c_str()) != 0)
+    throw system_error("cannot create symlink " + path_of(tmp));
+  try {
+    rename(tmp, name);
+  } catch (...) {
+    ::unlinkat(fd_.get(), tmp.c_str(), 0);
+    throw;
+  }
+  fsync();
+}
+
+void Dir::rename(const std::string& from, const std::string& to) const {
+  if (::renameat(fd_.get(), from.c_str(), fd_.get(), to.c_str()) != 0)
+    throw system_error("cannot rename " + path_of(from) + " to " + to);
+}
+
+bool Dir::unlink(const std::string& name) const {
+  if (::unlinkat(fd_.get(), name.c_str(), 0) == 0) return true;
+  if (errno == ENOENT) return false;
+  if (errno == EISDIR || errno == EPERM) {
+    if (type_of(name) == S_IFDIR)
+      throw Error(path_of(name) + " is a directory where SifStore expects a file; remove it by hand");
+  }
+  throw system_error("cannot remove " + path_of(name));
+}
+
+bool Dir::rmdir(const std::string& name) const {
+  if (::unlinkat(fd_.get(), name.c_str(), AT_REMOVEDIR) == 0) return true;
+  if (errno == ENOENT || errno == ENOTEMPTY || errno == EEXIST) return false;
+  throw system_error("cannot remove directory " + path_of(name));
+}
+
+void Dir::fsync() const {
+  if (::fsync(fd_.get()) != 0 && errno != EINVAL)
+    throw system_error("cannot sync directory " + path_);
+}
+
+}  // namespace sifstore

@@ -1,0 +1,118 @@
+// The one place that touches the disk.
+//
+// All store I/O goes through a Dir: an open directory handle. Names passed to
+// a Dir are single path components, resolved relative to the handle with
+// O_NOFOLLOW, so no operation here ever writes, deletes or reads through a
+// symlink or outside the directory it was given. Files are opened
+// O_NONBLOCK and checked to be regular, so a FIFO planted in a store never
+// blocks SifStore. Writes are crash-safe: a temporary hidden name is written,
+// fsync'ed and renamed over the final name, then the directory is fsync'ed.
+#pragma once
+
+#include <dirent.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sifstore {
+
+// One entry of a directory scan: its name and the type readdir reported
+// (DT_REG, DT_LNK, DT_DIR, ... or DT_UNKNOWN on filesystems that do not say).
+struct DirEntry {
+  std::string name;
+  unsigned char type;
+};
+
+// An owned file descriptor, closed on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+  int get() const { return fd_; }
+  int release();
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+class Dir {
+ public:
+  // Opens a directory by path. The path itself may pass through symlinks (the
+  // user named it); everything below it is reached without following any.
+  // Throws Error when it does not exist or is not a directory.
+  static Dir open(const std::string& path);
+  // Like open(), but creates the directory (and its parents) first.
+  static Dir open_or_create(const std::string& path);
+  // Returns nullopt when the path does not exist.
+  static std::optional<Dir> open_if_exists(const std::string& path);
+
+  // The path this handle was opened with, for messages.
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_.get(); }
+  // path() + "/" + name.
+  std::string path_of(std::string_view name) const;
+
+  // A subdirectory, never through a symlink. nullopt when it does not exist;
+  // throws Error when it is a symlink or not a directory.
+  std::optional<Dir> subdir(const std::string& name) const;
+  // Like subdir(), creating it first when missing.
+  Dir subdir_or_create(const std::string& name) const;
+
+  // One pass of readdir over the directory: no stat of any entry. "." and
+  // ".." are left out.
+  std::vector<DirEntry> scan() const;
+
+  // lstat-like: the file type of an entry without following a symlink
+  // (S_IFREG, S_IFLNK, ...), or nullopt when it does not exist.
+  std::optional<mode_t> type_of(const std::string& name) const;
+  bool exists(const std::string& name) const { return type_of(name).has_value(); }
+
+  // The target text of a symlink, or nullopt when the entry is missing or is
+  // not a symlink.
+  std::optional<std::string> read_link(const std::string& name) const;
+
+  // The content of a regular file (never following a symlink, never blocking
+  // on a FIFO). Throws Error when it is not a regular file or is larger than
+  // max_bytes; nullopt when it does not exist.
+  std::optional<std::string> read_file(const std::string& name,
+                                       size_t max_bytes = 64u << 20) const;
+
+  // Writes content to name atomically: a hidden temporary in the same
+  // directory, fsync, rename over name, fsync of the directory.
+  void write_file_atomic(const std::string& name, std::string_view content) const;
+  // Creates name exclusively (O_CREAT|O_EXCL) with content; false when it
+  // already exists.
+  bool create_exclusive(const std::string& name, std::string_view content) const;
+  // Replaces name with a symlink to target atomically (temporary symlink,
+  // rename over name, fsync of the directory).
+  void symlink_atomic(const std::string& name, const std::string& target) const;
+  // Renames an entry within this directory (renameat). Throws on failure.
+  void rename(const std::string& from, const std::string& to) const;
+  // Removes a file or symlink (never a directory's content, never through a
+  // symlink). false when it did not exist; throws on any other failure.
+  bool unlink(const std::string& name) const;
+  // Removes an empty subdirectory; false when missing or not empty.
+  bool rmdir(const std::string& name) const;
+  void fsync() const;
+
+ private:
+  Dir(Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  Fd fd_;
+  std::string path_;
+};
+
+// A unique hidden temporary name for `name` in the same directory:
+// ".<name>.tmp.<pid>.<counter>".
+std::string temp_name_for(const std::string& name);
+
+}  // namespace sifstore

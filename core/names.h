@@ -1,0 +1,66 @@
+// Names in a store: layer names, build timestamps and the file names of the
+// artifacts of one build.
+//
+//   <root>/<layer>.sif -> <layer>/<layer>-<ts>.sif     the latest pointer
+//   <root>/<layer>/<layer>-<ts>.{sif,lock,def,verified,unverified,keep,build.log}
+//
+// Pure string functions: nothing here touches the disk.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sifstore {
+
+// A layer name is 1..128 characters of [A-Za-z0-9._-], not starting with '.'
+// or '-'. It can therefore never name a parent directory, contain a '/', or
+// collide with SifStore's hidden files.
+bool is_valid_layer_name(std::string_view layer);
+// Throws Error naming the layer and the rule it breaks.
+void check_layer_name(std::string_view layer);
+
+// A build timestamp `<ts>` has the shape YYYY-MMDD-HHMMSS (regex
+// \d{4}-\d{4}-\d{6}); it sorts chronologically as a string.
+bool has_ts_shape(std::string_view ts);
+// Shape plus a real calendar date and time of day (month 01-12, day 01-31,
+// hour < 24, minute < 60, second < 61). Used for timestamps given by users.
+bool is_valid_ts(std::string_view ts);
+// Throws Error naming the timestamp and the expected form.
+void check_ts(std::string_view ts);
+
+// The artifact files of one build, in the order prune removes them: the
+// image first, so that a build vanishes from listings before its companions.
+enum class Artifact { kSif, kLock, kDef, kVerified, kUnverified, kKeep, kBuildLog };
+inline constexpr std::array<Artifact, 7> kAllArtifacts = {
+    Artifact::kSif,        Artifact::kLock, Artifact::kDef,      Artifact::kVerified,
+    Artifact::kUnverified, Artifact::kKeep, Artifact::kBuildLog};
+
+// ".sif", ".lock", ".def", ".verified", ".unverified", ".keep", ".build.log".
+std::string_view artifact_suffix(Artifact a);
+
+// "<layer>-<ts><suffix>", the file name inside the layer directory.
+std::string artifact_name(std::string_view layer, std::string_view ts, Artifact a);
+
+// Splits a file name of the layer directory into (ts, artifact) when it is
+// exactly "<layer>-<ts><suffix>" with a ts of the right shape.
+struct ParsedArtifact {
+  std::string ts;
+  Artifact artifact;
+};
+std::optional<ParsedArtifact> parse_artifact_name(std::string_view layer,
+                                                  std::string_view file_name);
+
+// "<layer>.sif": the latest pointer, a symlink in the store root.
+std::string pointer_name(std::string_view layer);
+// "<layer>/<layer>-<ts>.sif": the relative target SifStore writes.
+std::string pointer_target(std::string_view layer, std::string_view ts);
+
+// The <ts> a pointer target names, read as the reference tool reads it: the
+// exact relative form first, else the last path component when it is
+// "<layer>-<ts>.sif" (absolute or oddly shaped targets).
+std::optional<std::string> ts_from_pointer_target(std::string_view layer,
+                                                  std::string_view target);
+
+}  // namespace sifstore

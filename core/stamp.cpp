@@ -1,0 +1,140 @@
+#include "core/stamp.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/layer_lock.h"
+#include "core/names.h"
+
+namespace sifstore {
+namespace {
+
+std::string format_tm(const std::tm& tm) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d%02d-%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+int digits(std::string_view s, size_t pos, size_t n) {
+  int v = 0;
+  for (size_t i = 0; i < n; ++i) v = v * 10 + (s[pos + i] - '0');
+  return v;
+}
+
+bool root_has_builds(const Dir& root) {
+  for (const auto& e : root.scan()) {
+    if (e.type != DT_DIR && e.type != DT_UNKNOWN) continue;
+    if (!is_valid_layer_name(e.name)) continue;
+    std::optional<Dir> sub;
+    try {
+      sub = root.subdir(e.name);
+    } catch (const Error&) {
+      continue;
+    }
+    if (sub && newest_ts(*sub, e.name)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string format_ts(std::time_t t, TimeBase base) {
+  std::tm tm{};
+  if (base == TimeBase::kUtc) {
+    gmtime_r(&t, &tm);
+  } else {
+    localtime_r(&t, &tm);
+  }
+  return format_tm(tm);
+}
+
+std::string ts_plus_one_second(std::string_view ts) {
+  std::tm tm{};
+  tm.tm_year = digits(ts, 0, 4) - 1900;
+  tm.tm_mon = digits(ts, 5, 2) - 1;
+  tm.tm_mday = digits(ts, 7, 2);
+  tm.tm_hour = digits(ts, 10, 2);
+  tm.tm_min = digits(ts, 12, 2);
+  tm.tm_sec = digits(ts, 14, 2) + 1;
+  std::time_t t = timegm(&tm);  // normalises overflow into the next minute/day/...
+  std::tm out{};
+  gmtime_r(&t, &out);
+  return format_tm(out);
+}
+
+Clock system_clock() {
+  return [] { return std::time(nullptr); };
+}
+
+TimeBase store_time_base(const Dir& root) {
+  if (auto text = root.read_file(kTimeBaseFile, 4096)) {
+    if (text->rfind("local", 0) == 0) return TimeBase::kLocal;
+    if (text->rfind("utc", 0) == 0) return TimeBase::kUtc;
+    throw Error(root.path_of(kTimeBaseFile) + " is malformed: expected 'utc' or 'local'");
+  }
+  TimeBase base = root_has_builds(root) ? TimeBase::kLocal : TimeBase::kUtc;
+  // First writer wins; a concurrent first stamp reads back the same decision.
+  if (!root.create_exclusive(kTimeBaseFile, base == TimeBase::kUtc ? "utc\n" : "local\n")) {
+    return store_time_base(root);
+  }
+  return base;
+}
+
+std::string reservation_name(std::string_view layer, std::string_view ts) {
+  std::string name = ".";
+  name.append(layer).append("-").append(ts).append(".reserved");
+  return name;
+}
+
+std::optional<std::string> newest_ts(const Dir& layer_dir, std::string_view layer) {
+  std::optional<std::string> newest;
+  const std::string res_prefix = "." + std::string(layer) + "-";
+  for (const auto& e : layer_dir.scan()) {
+    std::optional<std::string> ts;
+    if (auto parsed = parse_artifact_name(layer, e.name)) {
+      ts = parsed->ts;
+    } else if (e.name.size() == res_prefix.size() + 16 + 9 &&
+               e.name.compare(0, res_prefix.size(), res_prefix) == 0 &&
+               e.name.compare(res_prefix.size() + 16, std::string::npos, ".reserved") == 0) {
+      std::string candidate = e.name.substr(res_prefix.size(), 16);
+      if (has_ts_shape(candidate)) ts = candidate;
+    }
+    if (ts && is_valid_ts(*ts) && (!newest || *ts > *newest)) newest = ts;
+  }
+  return newest;
+}
+
+std::string fresh_ts(const Dir& root, const Dir& layer_dir, std::string_view layer,
+                     const Clock& clock) {
+  std::string now = format_ts(clock(), store_time_base(root));
+  auto newest = newest_ts(layer_dir, layer);
+  if (newest && *newest >= now) return ts_plus_one_second(*newest);
+  return now;
+}
+
+std::string reserve_ts(const Dir& root, const Dir& layer_dir, std::string_view layer,
+                       const Clock& clock) {
+  LayerLock lock(layer_dir);
+  std::string ts = fresh_ts(root, layer_dir, layer, clock);
+  std::string owner = "pid " + std::to_string(::getpid()) + "\n";
+  // Under the lock no other SifStore can take ts; the loop guards against a
+  // writer that does not take the lock (an older SifStore, a hand-made file).
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (!layer_dir.exists(artifact_name(layer, ts, Artifact::kSif)) &&
+        layer_dir.create_exclusive(reservation_name(layer, ts), owner)) {
+      return ts;
+    }
+    ts = ts_plus_one_second(ts);
+  }
+  throw Error("cannot reserve a timestamp for layer '" + std::string(layer) + "' in " +
+              layer_dir.path());
+}
+
+void release_reservation(const Dir& layer_dir, std::string_view layer, std::string_view ts) {
+  layer_dir.unlink(reservation_name(layer, ts));
+}
+
+}  // namespace sifstore

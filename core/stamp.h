@@ -1,0 +1,63 @@
+// Build timestamps: the clock, the store's time base, and the exclusive
+// reservation of a fresh `<ts>` for a layer.
+//
+// A fresh `<ts>` is strictly newer than every build of the layer (visible
+// artifacts and reservations alike): it is the clock's time, or one second
+// past the newest existing `<ts>` when the clock is behind it (two builds in
+// the same second, a clock stepped back, a repeated local hour). It is
+// reserved by creating `<root>/<layer>/.<layer>-<ts>.reserved` with O_EXCL
+// while the layer lock is held; on a collision the next second is tried.
+//
+// Time base: stores created by SifStore stamp in UTC. A store that already
+// holds builds but no record of its time base was made by the reference
+// tool, which stamps local time; SifStore keeps stamping local time there so
+// the order of `<ts>` keeps matching the order of builds. The choice is
+// recorded in `<root>/.sifstore-timebase` ("utc" or "local").
+#pragma once
+
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/fs.h"
+
+namespace sifstore {
+
+enum class TimeBase { kUtc, kLocal };
+
+inline constexpr const char* kTimeBaseFile = ".sifstore-timebase";
+
+// Formats a time as YYYY-MMDD-HHMMSS in the given base.
+std::string format_ts(std::time_t t, TimeBase base);
+// The timestamp one second after ts (pure calendar arithmetic). ts must be
+// valid (is_valid_ts).
+std::string ts_plus_one_second(std::string_view ts);
+
+// The source of "now"; tests substitute their own to step the clock.
+using Clock = std::function<std::time_t()>;
+Clock system_clock();
+
+// Reads the store's time base, deciding and recording it on first use.
+TimeBase store_time_base(const Dir& root);
+
+// The hidden reservation file name of one build: ".<layer>-<ts>.reserved".
+std::string reservation_name(std::string_view layer, std::string_view ts);
+
+// The newest `<ts>` of the layer among its artifacts and reservations, from
+// one directory scan; nullopt for a layer with no builds.
+std::optional<std::string> newest_ts(const Dir& layer_dir, std::string_view layer);
+
+// The `<ts>` a new build would get now, without reserving it.
+std::string fresh_ts(const Dir& root, const Dir& layer_dir, std::string_view layer,
+                     const Clock& clock);
+
+// Reserves and returns a fresh `<ts>` for the layer, under the layer lock.
+// The reservation stays until release_reservation() (the build chain
+// releases it when it publishes or gives up; fsck clears stale ones).
+std::string reserve_ts(const Dir& root, const Dir& layer_dir, std::string_view layer,
+                       const Clock& clock);
+void release_reservation(const Dir& layer_dir, std::string_view layer, std::string_view ts);
+
+}  // namespace sifstore

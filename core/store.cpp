@@ -1,0 +1,324 @@
+#include "core/store.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/layer_lock.h"
+
+namespace sifstore {
+namespace {
+
+// The artifacts present for each `<ts>` of a layer, from one scan.
+struct ScannedBuild {
+  std::string ts;
+  unsigned mask = 0;  // bit per Artifact
+  bool has(Artifact a) const { return mask & (1u << static_cast<unsigned>(a)); }
+};
+
+// A file kind that may stand for an artifact in a listing: the reference
+// globs names, so anything but a directory counts (regular files and
+// symlinks; DT_UNKNOWN is resolved with one lstat).
+bool counts_as_file(const Dir& dir, const DirEntry& e) {
+  if (e.type == DT_REG || e.type == DT_LNK) return true;
+  if (e.type != DT_UNKNOWN) return false;
+  auto t = dir.type_of(e.name);
+  return t && (*t == S_IFREG || *t == S_IFLNK);
+}
+
+// Builds of a layer (those with an image), newest first.
+std::vector<ScannedBuild> scan_layer(const Dir& dir, std::string_view layer) {
+  std::unordered_map<std::string, unsigned> masks;
+  for (const auto& e : dir.scan()) {
+    auto parsed = parse_artifact_name(layer, e.name);
+    if (!parsed) continue;
+    if (parsed->artifact == Artifact::kSif && !counts_as_file(dir, e)) continue;
+    masks[parsed->ts] |= 1u << static_cast<unsigned>(parsed->artifact);
+  }
+  std::vector<ScannedBuild> out;
+  out.reserve(masks.size());
+  for (auto& [ts, mask] : masks) {
+    if (mask & (1u << static_cast<unsigned>(Artifact::kSif))) out.push_back({ts, mask});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ScannedBuild& a, const ScannedBuild& b) { return a.ts > b.ts; });
+  return out;
+}
+
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()) %
+            std::chrono::seconds(1);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06ld", static_cast<long>(us.count()));
+  return std::string(buf) + frac;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// The `<ts>` of `base_layer` that a locked def's `From:` header names.
+std::optional<std::string> from_ts_in_def(std::string_view def_text, std::string_view base_layer) {
+  size_t pos = 0;
+  while (pos < def_text.size()) {
+    size_t end = def_text.find('\n', pos);
+    if (end == std::string_view::npos) end = def_text.size();
+    std::string_view line = trim(def_text.substr(pos, end - pos));
+    pos = end + 1;
+    if (!line.empty() && line.front() == '%') break;  // headers end at the first section
+    if (line.size() < 5) continue;
+    std::string key(line.substr(0, 5));
+    std::transform(key.begin(), key.end(), key.begin(), ::tolower);
+    if (key != "from:") continue;
+    if (auto ts = ts_from_pointer_target(base_layer, trim(line.substr(5)))) return ts;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Store Store::open(const std::string& root) {
+  auto dir = Dir::open_if_exists(root);
+  if (!dir)
+    throw Error("store not found: " + root +
+                " (set --root or SIFSTORE_ROOT, or build a layer to create it)");
+  return Store(std::move(*dir));
+}
+
+Store Store::open_or_create(const std::string& root) { return Store(Dir::open_or_create(root)); }
+
+ArtifactPaths Store::paths(std::string_view layer, std::string_view ts) const {
+  ArtifactPaths p;
+  p.layer_dir = root_.path_of(layer);
+  auto in_layer = [&](Artifact a) { return p.layer_dir + "/" + artifact_name(layer, ts, a); };
+  p.sif = in_layer(Artifact::kSif);
+  p.lock = in_layer(Artifact::kLock);
+  p.def = in_layer(Artifact::kDef);
+  p.verified = in_layer(Artifact::kVerified);
+  p.unverified = in_layer(Artifact::kUnverified);
+  p.keep = in_layer(Artifact::kKeep);
+  p.build_log = in_layer(Artifact::kBuildLog);
+  p.pointer = root_.path_of(pointer_name(layer));
+  return p;
+}
+
+std::optional<Dir> Store::layer_dir(std::string_view layer) const {
+  check_layer_name(layer);
+  return root_.subdir(std::string(layer));
+}
+
+Dir Store::layer_dir_or_create(std::string_view layer) const {
+  check_layer_name(layer);
+  return root_.subdir_or_create(std::string(layer));
+}
+
+std::optional<std::string> Store::active_ts(std::string_view layer) const {
+  check_layer_name(layer);
+  auto target = root_.read_link(pointer_name(layer));
+  if (!target) return std::nullopt;
+  return ts_from_pointer_target(layer, *target);
+}
+
+std::vector<Build> Store::list(std::string_view layer) const {
+  auto dir = layer_dir(layer);
+  if (!dir) return {};
+  auto active = active_ts(layer);
+  std::vector<Build> out;
+  const std::string prefix = dir->path() + "/";
+  for (const auto& s : scan_layer(*dir, layer)) {
+    Build b;
+    b.ts = s.ts;
+    b.sif = prefix + artifact_name(layer, s.ts, Artifact::kSif);
+    if (s.has(Artifact::kLock)) b.lock = prefix + artifact_name(layer, s.ts, Artifact::kLock);
+    if (s.has(Artifact::kDef)) b.def = prefix + artifact_name(layer, s.ts, Artifact::kDef);
+    if (s.has(Artifact::kVerified)) {
+      b.verified = true;
+    } else if (s.has(Artifact::kUnverified)) {
+      b.verified = false;
+    }
+    b.keep = s.has(Artifact::kKeep);
+    b.active = active && *active == s.ts;
+    b.has_build_log = s.has(Artifact::kBuildLog);
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+std::vector<LayerInfo> Store::layers() const {
+  std::map<std::string, LayerInfo> found;
+  for (const auto& e : root_.scan()) {
+    if (e.type == DT_DIR || e.type == DT_UNKNOWN) {
+      if (!is_valid_layer_name(e.name)) continue;
+      std::optional<Dir> dir;
+      try {
+        dir = root_.subdir(e.name);
+      } catch (const Error&) {
+        continue;  // a symlinked or odd entry is not a layer of this store
+      }
+      if (!dir) continue;
+      size_t n = scan_layer(*dir, e.name).size();
+      if (n > 0) found[e.name].builds = n;
+    } else if (e.type == DT_LNK && e.name.size() > 4 &&
+               e.name.compare(e.name.size() - 4, 4, ".sif") == 0) {
+      std::string layer = e.name.substr(0, e.name.size() - 4);
+      if (is_valid_layer_name(layer)) found[layer];
+    }
+  }
+  std::vector<LayerInfo> out;
+  for (auto& [name, info] : found) {
+    info.name = name;
+    info.active_ts = active_ts(name);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Dir Store::existing_build(std::string_view layer, std::string_view ts) const {
+  check_ts(ts);
+  auto dir = layer_dir(layer);
+  std::string sif = artifact_name(layer, ts, Artifact::kSif);
+  if (!dir) throw Error("layer '" + std::string(layer) + "' not found in store " + root());
+  auto type = dir->type_of(sif);
+  if (!type) throw Error("build not found: " + dir->path_of(sif));
+  if (*type != S_IFREG) throw Error(dir->path_of(sif) + " is not a regular file");
+  return std::move(*dir);
+}
+
+void Store::point_latest(std::string_view layer, std::string_view ts) const {
+  Dir dir = existing_build(layer, ts);
+  LayerLock lock(dir);
+  existing_build(layer, ts);  // still there under the lock
+  root_.symlink_atomic(pointer_name(layer), pointer_target(layer, ts));
+}
+
+std::string Store::rollback(std::string_view layer, std::optional<std::string_view> to) const {
+  if (to) {
+    point_latest(layer, *to);
+    return std::string(*to);
+  }
+  auto dir = layer_dir(layer);
+  if (!dir) throw Error("layer '" + std::string(layer) + "' not found in store " + root());
+  LayerLock lock(*dir);
+  auto builds = scan_layer(*dir, layer);
+  auto active = active_ts(layer);
+  if (!active)
+    throw Error("layer '" + std::string(layer) +
+                "' has no latest pointer to roll back from; use point-latest");
+  for (const auto& b : builds) {
+    if (b.ts < *active) {
+      root_.symlink_atomic(pointer_name(layer), pointer_target(layer, b.ts));
+      return b.ts;
+    }
+  }
+  throw Error("layer '" + std::string(layer) + "' has no build older than " + *active);
+}
+
+std::vector<std::string> Store::pinned_by_other_layers(std::string_view layer) const {
+  std::vector<std::string> pinned;
+  for (const auto& e : root_.scan()) {
+    if (e.type != DT_DIR && e.type != DT_UNKNOWN) continue;
+    if (e.name == layer || !is_valid_layer_name(e.name)) continue;
+    std::optional<Dir> other;
+    try {
+      other = root_.subdir(e.name);
+    } catch (const Error&) {
+      continue;
+    }
+    if (!other) continue;
+    for (const auto& b : scan_layer(*other, e.name)) {
+      if (!b.has(Artifact::kDef)) continue;
+      std::optional<std::string> text;
+      try {
+        text = other->read_file(artifact_name(e.name, b.ts, Artifact::kDef), 4u << 20);
+      } catch (const Error&) {
+        continue;  // an unreadable def pins nothing it can show
+      }
+      if (!text) continue;
+      if (auto ts = from_ts_in_def(*text, layer)) pinned.push_back(*ts);
+    }
+  }
+  return pinned;
+}
+
+PruneResult Store::prune(std::string_view layer, int retain, bool dry_run) const {
+  if (retain < 0) throw Error("retain must be 0 or more, got " + std::to_string(retain));
+  PruneResult result;
+  auto dir = layer_dir(layer);
+  if (!dir) return result;
+  std::optional<LayerLock> lock;
+  if (!dry_run) lock.emplace(*dir);
+  auto builds = scan_layer(*dir, layer);
+  auto active = active_ts(layer);
+  auto pinned = pinned_by_other_layers(layer);
+  int kept = 0;
+  for (const auto& b : builds) {
+    bool protected_build = (active && b.ts == *active) || b.has(Artifact::kKeep) ||
+                           std::find(pinned.begin(), pinned.end(), b.ts) != pinned.end();
+    if (protected_build || kept < retain) {
+      if (!protected_build) ++kept;
+      result.kept.push_back(b.ts);
+      continue;
+    }
+    if (!dry_run) {
+      for (Artifact a : kAllArtifacts) {
+        if (b.has(a)) dir->unlink(artifact_name(layer, b.ts, a));
+      }
+    }
+    result.pruned.push_back(b.ts);
+  }
+  return result;
+}
+
+void Store::mark_verified(std::string_view layer, std::string_view ts) const {
+  Dir dir = existing_build(layer, ts);
+  LayerLock lock(dir);
+  dir.write_file_atomic(artifact_name(layer, ts, Artifact::kVerified),
+                        "round-trip verified at " + now_iso() + "\n");
+  dir.unlink(artifact_name(layer, ts, Artifact::kUnverified));
+}
+
+void Store::mark_unverified(std::string_view layer, std::string_view ts,
+                            std::string_view reason) const {
+  Dir dir = existing_build(layer, ts);
+  LayerLock lock(dir);
+  std::string body = "reproducibility unverified at " + now_iso() + "\n";
+  std::string_view r = reason;
+  while (!r.empty() && r.back() == '\n') r.remove_suffix(1);
+  if (!r.empty()) body.append(r).append("\n");
+  dir.write_file_atomic(artifact_name(layer, ts, Artifact::kUnverified), body);
+  dir.unlink(artifact_name(layer, ts, Artifact::kVerified));
+}
+
+void Store::protect(std::string_view layer, std::string_view ts) const {
+  Dir dir = existing_build(layer, ts);
+  LayerLock lock(dir);
+  dir.write_file_atomic(artifact_name(layer, ts, Artifact::kKeep), "prune-protected\n");
+}
+
+bool Store::unprotect(std::string_view layer, std::string_view ts) const {
+  Dir dir = existing_build(layer, ts);
+  LayerLock lock(dir);
+  return dir.unlink(artifact_name(layer, ts, Artifact::kKeep));
+}
+
+std::string Store::reserve(std::string_view layer, const Clock& clock) const {
+  Dir dir = layer_dir_or_create(layer);
+  return reserve_ts(root_, dir, layer, clock);
+}
+
+}  // namespace sifstore

@@ -1,0 +1,117 @@
+// The store: a root directory holding layers, their timestamped builds and
+// their latest pointers (see SPEC §1-2).
+//
+// Reading (list, layers, active build) needs no lock: every file that matters
+// appears and disappears by rename or unlink. Every mutation of a layer
+// (point, rollback, prune, markers, protect) runs under that layer's
+// LayerLock. All paths handed out are the root string given by the caller
+// joined with file names, so `list` prints the same paths as the reference.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/fs.h"
+#include "core/names.h"
+#include "core/stamp.h"
+
+namespace sifstore {
+
+// One build of a layer, as `list` reports it.
+struct Build {
+  std::string ts;
+  std::string sif;                  // path of the image
+  std::optional<std::string> lock;  // path, when the lock file exists
+  std::optional<std::string> def;   // path, when the locked def exists
+  std::optional<bool> verified;     // .verified -> true, .unverified -> false
+  bool keep = false;                // .keep marker present
+  bool active = false;              // the latest pointer names this build
+  bool has_build_log = false;       // .build.log present (not part of `list --json`)
+};
+
+// A layer as `layers` reports it.
+struct LayerInfo {
+  std::string name;
+  size_t builds = 0;
+  std::optional<std::string> active_ts;
+};
+
+// The paths of every artifact of one build.
+struct ArtifactPaths {
+  std::string layer_dir, sif, lock, def, verified, unverified, keep, build_log, pointer;
+};
+
+// What prune decided, newest first.
+struct PruneResult {
+  std::vector<std::string> pruned;  // removed (or, with dry_run, to be removed)
+  std::vector<std::string> kept;    // every other build
+};
+
+class Store {
+ public:
+  // Opens an existing store. Throws Error when root is missing.
+  static Store open(const std::string& root);
+  // Opens a store, creating the root directory when it is missing.
+  static Store open_or_create(const std::string& root);
+
+  const std::string& root() const { return root_.path(); }
+  const Dir& root_dir() const { return root_; }
+
+  ArtifactPaths paths(std::string_view layer, std::string_view ts) const;
+
+  // Builds of a layer, newest first; empty when the layer does not exist.
+  // One directory scan of the layer directory and one readlink of the
+  // pointer; no per-build stat.
+  std::vector<Build> list(std::string_view layer) const;
+
+  // Every layer: a directory of the root holding at least one build, or a
+  // name with a latest pointer. Sorted by name.
+  std::vector<LayerInfo> layers() const;
+
+  // The `<ts>` the latest pointer names, read as the reference reads it.
+  std::optional<std::string> active_ts(std::string_view layer) const;
+
+  // Points `<layer>.sif` at the build, atomically. Throws when the build's
+  // image does not exist.
+  void point_latest(std::string_view layer, std::string_view ts) const;
+
+  // Points latest at `to`, or at the newest build older than the active one.
+  // Returns the `<ts>` now active.
+  std::string rollback(std::string_view layer, std::optional<std::string_view> to) const;
+
+  // Removes old builds: never the active build, never a `.keep` build, never
+  // a build that a build of another layer was built FROM (its locked def
+  // names the image); of the rest the `retain` newest stay. Removes all seven
+  // artifact files of each pruned build, the image first.
+  PruneResult prune(std::string_view layer, int retain, bool dry_run = false) const;
+
+  // Markers. verified and unverified are exclusive; the unverified marker's
+  // body carries the reason. The build's image must exist.
+  void mark_verified(std::string_view layer, std::string_view ts) const;
+  void mark_unverified(std::string_view layer, std::string_view ts,
+                       std::string_view reason) const;
+  void protect(std::string_view layer, std::string_view ts) const;
+  // Returns false when the build was not protected.
+  bool unprotect(std::string_view layer, std::string_view ts) const;
+
+  // Reserves a fresh `<ts>` for a new build of the layer (creating the layer
+  // directory), see stamp.h.
+  std::string reserve(std::string_view layer, const Clock& clock = system_clock()) const;
+
+  // The layer directory; nullopt when the layer does not exist. Throws when
+  // it is a symlink or not a directory.
+  std::optional<Dir> layer_dir(std::string_view layer) const;
+  Dir layer_dir_or_create(std::string_view layer) const;
+
+ private:
+  explicit Store(Dir root) : root_(std::move(root)) {}
+  // The layer directory of an existing build; throws naming the missing image.
+  Dir existing_build(std::string_view layer, std::string_view ts) const;
+  std::vector<std::string> pinned_by_other_layers(std::string_view layer) const;
+
+  Dir root_;
+};
+
+}  // namespace sifstore

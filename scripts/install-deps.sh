@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages SifStore needs to build and test, when any is
+# missing. Safe to run again: it does nothing when all are present.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git python3
+  libboost-program-options-dev libboost-filesystem-dev
+  libgtest-dev libgmock-dev
+  libyaml-cpp-dev nlohmann-json3-dev libssl-dev libsquashfs-dev
+  squashfs-tools siftool
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "sifstore: installing Debian packages: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

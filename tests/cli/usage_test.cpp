@@ -1,0 +1,44 @@
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace sifstore::test {
+namespace {
+
+TEST(Usage, VersionAndHelp) {
+  auto r = run({SIFSTORE_EXE, "--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out.rfind("sifstore ", 0), 0u) << r.out;
+  r = run({SIFSTORE_EXE, "--help"});
+  EXPECT_EQ(r.status, 0);
+  for (const char* c : {"stamp", "paths", "layers", "list", "point-latest", "rollback", "prune",
+                        "protect", "unprotect", "mark-verified", "mark-unverified"})
+    EXPECT_NE(r.out.find(c), std::string::npos) << c;
+}
+
+TEST(Usage, EveryCommandHasHelp) {
+  for (const char* c : {"stamp", "paths", "layers", "list", "point-latest", "rollback", "prune",
+                        "protect", "unprotect", "mark-verified", "mark-unverified"}) {
+    auto r = run({SIFSTORE_EXE, c, "--help"});
+    EXPECT_EQ(r.status, 0) << c << r.err;
+    EXPECT_NE(r.out.find(std::string("usage: sifstore [--root DIR] ") + c), std::string::npos)
+        << r.out;
+  }
+}
+
+TEST(Usage, BadWordsExitTwo) {
+  TempDir t;
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {}, {"no-such-command"}, {"list"}, {"list", "a", "b"}, {"prune", "x", "--retain", "q"},
+           {"--bogus", "list", "x"}, {"list", "x", "--nope"}}) {
+    std::vector<std::string> argv = {SIFSTORE_EXE, "--root", t.path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run(argv);
+    EXPECT_EQ(r.status, 2) << r.err;
+  }
+  auto r = run({SIFSTORE_EXE, "frobnicate"});
+  EXPECT_NE(r.err.find("sifstore: error:"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sifstore::test

@@ -1,0 +1,75 @@
+#include "tool/command.h"
+
+#include <ostream>
+
+namespace sifstore::tool {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// "TS?" -> "TS", "ARGS..." -> "ARGS".
+std::string positional_key(const std::string& name) {
+  if (ends_with(name, "...")) return name.substr(0, name.size() - 3);
+  if (ends_with(name, "?")) return name.substr(0, name.size() - 1);
+  return name;
+}
+
+}  // namespace
+
+std::vector<Command>& command_table() {
+  static std::vector<Command> table;
+  return table;
+}
+
+CommandRegistration::CommandRegistration(Command c) { command_table().push_back(std::move(c)); }
+
+const Command& find_command(const std::string& name) {
+  for (const auto& c : command_table())
+    if (c.name == name) return c;
+  throw UsageError("unknown command '" + name + "' (see sifstore --help)");
+}
+
+std::optional<po::variables_map> parse_options(Context& ctx, const Command& cmd,
+                                               po::options_description desc,
+                                               const std::vector<std::string>& positional,
+                                               const std::vector<std::string>& args) {
+  desc.add_options()("help,h", "show this help");
+  po::options_description hidden;
+  po::positional_options_description pos;
+  for (const auto& name : positional) {
+    bool rest = ends_with(name, "...");
+    std::string key = positional_key(name);
+    if (rest) {
+      hidden.add_options()(key.c_str(), po::value<std::vector<std::string>>());
+      pos.add(key.c_str(), -1);
+    } else {
+      hidden.add_options()(key.c_str(), po::value<std::string>());
+      pos.add(key.c_str(), 1);
+    }
+  }
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(cmd.name + ": " + e.what() + " (usage: sifstore " + cmd.synopsis + ")");
+  }
+  if (vm.count("help")) {
+    ctx.out << "usage: sifstore [--root DIR] " << cmd.synopsis << "\n\n"
+            << cmd.summary << "\n\n"
+            << desc;
+    return std::nullopt;
+  }
+  for (const auto& name : positional) {
+    if (ends_with(name, "?") || ends_with(name, "...")) continue;
+    if (!vm.count(name))
+      throw UsageError(cmd.name + ": missing " + name + " (usage: sifstore " + cmd.synopsis + ")");
+  }
+  return vm;
+}
+
+}  // namespace sifstore::tool
