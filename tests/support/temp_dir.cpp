@@ -128,4 +128,23 @@ RunResult sifstore(const std::string& root, const std::vector<std::string>& args
   return run(argv);
 }
 
+std::map<std::string, std::string> snapshot(const std::string& root) {
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::string rel = fs::relative(it->path(), root).string();
+    if (it->is_symlink()) {
+      out[rel] = "-> " + fs::read_symlink(it->path()).string();
+    } else if (it->is_regular_file()) {
+      out[rel] = read_file(it->path());
+    } else if (it->is_directory()) {
+      out[rel] = "<dir>";
+    } else {
+      out[rel] = "<special>";
+    }
+  }
+  return out;
+}
+
 }  // namespace sifstore::test

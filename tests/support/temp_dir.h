@@ -2,6 +2,7 @@
 // makers, and running the built `sifstore`.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,4 +44,11 @@ RunResult run(const std::vector<std::string>& argv, const std::vector<std::strin
 // Runs the built sifstore with --root root and args.
 RunResult sifstore(const std::string& root, const std::vector<std::string>& args);
 
+}  // namespace sifstore::test
+
+namespace sifstore::test {
+// Every path under root (recursively, not following symlinks) with its
+// content or symlink target: compare two snapshots to assert a tree is
+// unchanged.
+std::map<std::string, std::string> snapshot(const std::string& root);
 }  // namespace sifstore::test

@@ -1,0 +1,53 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "support/temp_dir.h"
+
+namespace sifstore {
+namespace {
+
+TEST(Config, DefaultsWhenAbsentOrEmpty) {
+  test::TempDir t;
+  Config c = load_config(Dir::open(t.path()));
+  EXPECT_EQ(c.retain, 10);
+  EXPECT_FALSE(c.require_verified);
+  c = parse_config("", "x");
+  EXPECT_EQ(c.retain, 10);
+  c = parse_config("other: 1\n", "x");
+  EXPECT_EQ(c.retain, 10);
+}
+
+TEST(Config, ReadsImagesKeys) {
+  test::TempDir t;
+  test::write_file(t / "config.yaml", "images:\n  retain: 3\n  require_verified: true\n");
+  Config c = load_config(Dir::open(t.path()));
+  EXPECT_EQ(c.retain, 3);
+  EXPECT_TRUE(c.require_verified);
+  EXPECT_TRUE(c.warnings.empty());
+}
+
+TEST(Config, InvalidRetainFallsBackWithWarning) {
+  for (const char* bad : {"0", "-2", "ten", "1.5", "[1]"}) {
+    Config c = parse_config(std::string("images:\n  retain: ") + bad + "\n", "cfg");
+    EXPECT_EQ(c.retain, 10) << bad;
+    ASSERT_EQ(c.warnings.size(), 1u) << bad;
+    EXPECT_NE(c.warnings[0].find("retain"), std::string::npos);
+  }
+}
+
+TEST(Config, MalformedIsAnErrorNamingTheFile) {
+  try {
+    parse_config("images: [unclosed\n", "/s/config.yaml");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/s/config.yaml"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_config("- a\n- b\n", "c"), Error);
+  EXPECT_THROW(parse_config("images: 3\n", "c"), Error);
+  EXPECT_THROW(parse_config("images:\n  require_verified: maybe\n", "c"), Error);
+}
+
+}  // namespace
+}  // namespace sifstore

@@ -1,0 +1,121 @@
+#include "core/stamp.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "core/error.h"
+#include "core/names.h"
+#include "core/store.h"
+#include "support/store_maker.h"
+#include "support/temp_dir.h"
+
+namespace sifstore {
+namespace {
+
+using test::TempDir;
+
+// 2026-11-25 14:30:00 UTC
+constexpr std::time_t kNoon = 1795617000;
+
+Clock fixed(std::time_t t) {
+  return [t] { return t; };
+}
+
+TEST(FormatTs, UtcAndCalendarCarry) {
+  EXPECT_EQ(format_ts(kNoon, TimeBase::kUtc), "2026-1125-143000");
+  EXPECT_EQ(ts_plus_one_second("2026-1125-143000"), "2026-1125-143001");
+  EXPECT_EQ(ts_plus_one_second("2026-1231-235959"), "2027-0101-000000");
+  EXPECT_EQ(ts_plus_one_second("2028-0228-235959"), "2028-0229-000000");
+}
+
+TEST(TimeBaseRecord, NewStoreIsUtc) {
+  TempDir t;
+  auto root = Dir::open(t.path());
+  EXPECT_EQ(store_time_base(root), TimeBase::kUtc);
+  EXPECT_EQ(test::read_file(t / kTimeBaseFile), "utc\n");
+}
+
+TEST(TimeBaseRecord, ReferenceStoreKeepsLocalTime) {
+  TempDir t;
+  test::make_build(t.path(), "base", "2026-0101-000001");
+  auto root = Dir::open(t.path());
+  EXPECT_EQ(store_time_base(root), TimeBase::kLocal);
+  EXPECT_EQ(test::read_file(t / kTimeBaseFile), "local\n");
+  test::write_file(t / kTimeBaseFile, "martian\n");
+  EXPECT_THROW(store_time_base(root), Error);
+}
+
+TEST(Reserve, UsesTheClockWhenAhead) {
+  TempDir t;
+  auto store = Store::open(t.path());
+  EXPECT_EQ(store.reserve("base", fixed(kNoon)), "2026-1125-143000");
+  EXPECT_TRUE(test::exists(t / "base/.base-2026-1125-143000.reserved"));
+}
+
+TEST(Reserve, SameSecondMovesForward) {
+  TempDir t;
+  auto store = Store::open(t.path());
+  std::vector<std::string> got;
+  for (int i = 0; i < 5; ++i) got.push_back(store.reserve("base", fixed(kNoon)));
+  EXPECT_EQ(got, (std::vector<std::string>{"2026-1125-143000", "2026-1125-143001",
+                                           "2026-1125-143002", "2026-1125-143003",
+                                           "2026-1125-143004"}));
+}
+
+TEST(Reserve, ClockSteppedBackStaysNewer) {
+  TempDir t;
+  test::make_build(t.path(), "base", "2026-1125-150000");  // a build "in the future"
+  Dir(Dir::open(t.path())).write_file_atomic(kTimeBaseFile, "utc\n");
+  auto store = Store::open(t.path());
+  EXPECT_EQ(store.reserve("base", fixed(kNoon)), "2026-1125-150001");
+}
+
+TEST(Reserve, RepeatedLocalHourStaysNewer) {
+  // A reference store stamps local time; when the clock falls back an hour
+  // the wall clock repeats, and the next stamp must still sort last.
+  TempDir t;
+  test::make_build(t.path(), "base", "2026-1025-023000");
+  Dir(Dir::open(t.path())).write_file_atomic(kTimeBaseFile, "local\n");
+  auto store = Store::open(t.path());
+  std::string ts = store.reserve("base", fixed(kNoon - 400 * 86400));  // far in the past
+  EXPECT_EQ(ts, "2026-1025-023001");
+}
+
+TEST(Reserve, OnlyTheLayersOwnBuildsCount) {
+  TempDir t;
+  test::make_build(t.path(), "base-dev", "2030-0101-000000");
+  Dir(Dir::open(t.path())).write_file_atomic(kTimeBaseFile, "utc\n");
+  EXPECT_EQ(Store::open(t.path()).reserve("base", fixed(kNoon)), "2026-1125-143000");
+}
+
+TEST(Reserve, ConcurrentThreadsNeverShareATs) {
+  TempDir t;
+  auto store = Store::open(t.path());
+  std::vector<std::string> got(64);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto s = Store::open(t.path());
+      for (int j = 0; j < 8; ++j) got[i * 8 + j] = s.reserve("base", fixed(kNoon));
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<std::string> unique(got.begin(), got.end());
+  EXPECT_EQ(unique.size(), got.size());
+  EXPECT_EQ(*unique.begin(), "2026-1125-143000");
+}
+
+TEST(Reserve, ReleaseRemovesTheReservation) {
+  TempDir t;
+  auto store = Store::open(t.path());
+  std::string ts = store.reserve("base", fixed(kNoon));
+  release_reservation(*store.layer_dir("base"), "base", ts);
+  EXPECT_FALSE(test::exists(t / ("base/" + reservation_name("base", ts))));
+  // A released, never-published ts may be handed out again.
+  EXPECT_EQ(store.reserve("base", fixed(kNoon)), ts);
+}
+
+}  // namespace
+}  // namespace sifstore
