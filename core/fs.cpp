@@ -145,6 +145,13 @@ std::optional<mode_t> Dir::type_of(const std::string& name) const {
   return st.st_mode & S_IFMT;
 }
 
+bool Dir::resolves(const std::string& name) const {
+  struct stat st;
+  if (::fstatat(fd_.get(), name.c_str(), &st, 0) == 0) return true;
+  if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return false;
+  throw system_error("cannot stat " + path_of(name));
+}
+
 std::optional<std::string> Dir::read_link(const std::string& name) const {
   std::string buf(256, '\0');
   for (;;) {

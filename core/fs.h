@@ -76,6 +76,9 @@ class Dir {
   // (S_IFREG, S_IFLNK, ...), or nullopt when it does not exist.
   std::optional<mode_t> type_of(const std::string& name) const;
   bool exists(const std::string& name) const { return type_of(name).has_value(); }
+  // Whether name exists after following a symlink (a dangling symlink does
+  // not): metadata only, nothing is opened through the link.
+  bool resolves(const std::string& name) const;
 
   // The target text of a symlink, or nullopt when the entry is missing or is
   // not a symlink.

@@ -17,33 +17,59 @@ namespace {
 // The artifacts present for each `<ts>` of a layer, from one scan.
 struct ScannedBuild {
   std::string ts;
-  unsigned mask = 0;  // bit per Artifact
+  unsigned mask = 0;       // bit per Artifact: present, as the reference's Path.exists() sees it
+  unsigned removable = 0;  // bit per Artifact: a file or symlink that prune unlinks
   bool has(Artifact a) const { return mask & (1u << static_cast<unsigned>(a)); }
 };
 
-// A file kind that may stand for an artifact in a listing: the reference
-// globs names, so anything but a directory counts (regular files and
-// symlinks; DT_UNKNOWN is resolved with one lstat).
-bool counts_as_file(const Dir& dir, const DirEntry& e) {
-  if (e.type == DT_REG || e.type == DT_LNK) return true;
-  if (e.type != DT_UNKNOWN) return false;
+// The readdir type of an entry; DT_UNKNOWN (filesystems that do not say) is
+// resolved with one lstat.
+unsigned char entry_type(const Dir& dir, const DirEntry& e) {
+  if (e.type != DT_UNKNOWN) return e.type;
   auto t = dir.type_of(e.name);
-  return t && (*t == S_IFREG || *t == S_IFLNK);
+  if (!t) return DT_UNKNOWN;  // gone meanwhile
+  if (*t == S_IFREG) return DT_REG;
+  if (*t == S_IFLNK) return DT_LNK;
+  if (*t == S_IFDIR) return DT_DIR;
+  return DT_UNKNOWN;  // a FIFO, socket or device
 }
 
 // Builds of a layer (those with an image), newest first.
+//
+// As the reference, which globs names and asks Path.exists(): an image is a
+// regular file or a symlink (even a dangling one; a directory is no image);
+// a companion (lock, def, marker) counts when it exists after following
+// symlinks, so a dangling symlink is no lock and no marker. Prune unlinks
+// files and symlinks, never a directory (the reference leaves those too).
+// Only symlinks cost a stat; plain files are taken from the scan alone.
 std::vector<ScannedBuild> scan_layer(const Dir& dir, std::string_view layer) {
-  std::unordered_map<std::string, unsigned> masks;
+  std::unordered_map<std::string, ScannedBuild> found;
   for (const auto& e : dir.scan()) {
     auto parsed = parse_artifact_name(layer, e.name);
     if (!parsed) continue;
-    if (parsed->artifact == Artifact::kSif && !counts_as_file(dir, e)) continue;
-    masks[parsed->ts] |= 1u << static_cast<unsigned>(parsed->artifact);
+    unsigned char type = entry_type(dir, e);
+    unsigned bit = 1u << static_cast<unsigned>(parsed->artifact);
+    bool file_or_link = type == DT_REG || type == DT_LNK;
+    bool present;
+    if (parsed->artifact == Artifact::kSif) {
+      present = file_or_link;
+    } else if (type == DT_LNK) {
+      present = dir.resolves(e.name);
+    } else {
+      present = type != DT_UNKNOWN || dir.exists(e.name);
+    }
+    if (!present && !file_or_link) continue;
+    ScannedBuild& b = found[parsed->ts];
+    if (present) b.mask |= bit;
+    if (file_or_link) b.removable |= bit;
   }
   std::vector<ScannedBuild> out;
-  out.reserve(masks.size());
-  for (auto& [ts, mask] : masks) {
-    if (mask & (1u << static_cast<unsigned>(Artifact::kSif))) out.push_back({ts, mask});
+  out.reserve(found.size());
+  for (auto& [ts, b] : found) {
+    if (b.has(Artifact::kSif)) {
+      b.ts = ts;
+      out.push_back(std::move(b));
+    }
   }
   std::sort(out.begin(), out.end(),
             [](const ScannedBuild& a, const ScannedBuild& b) { return a.ts > b.ts; });
@@ -90,17 +116,42 @@ std::optional<std::string> from_ts_in_def(std::string_view def_text, std::string
   return std::nullopt;
 }
 
+// The root spelled as the reference's pathlib.Path spells it, so that paths
+// handed out match its paths: no empty or "." components, no trailing '/'
+// ("./containers/" -> "containers", "/a//b/." -> "/a/b"; "//" stays at the
+// start, as POSIX allows; ".." is kept).
+std::string pathlib_form(const std::string& path) {
+  size_t lead = 0;
+  while (lead < path.size() && path[lead] == '/') ++lead;
+  std::string out = lead == 2 ? "//" : lead > 0 ? "/" : "";
+  const size_t prefix = out.size();
+  size_t pos = lead;
+  while (pos < path.size()) {
+    size_t end = path.find('/', pos);
+    if (end == std::string::npos) end = path.size();
+    std::string_view part(path.data() + pos, end - pos);
+    if (!part.empty() && part != ".") {
+      if (out.size() > prefix) out += '/';
+      out += part;
+    }
+    pos = end + 1;
+  }
+  return out.empty() ? "." : out;
+}
+
 }  // namespace
 
 Store Store::open(const std::string& root) {
-  auto dir = Dir::open_if_exists(root);
+  auto dir = Dir::open_if_exists(pathlib_form(root));
   if (!dir)
     throw Error("store not found: " + root +
                 " (set --root or SIFSTORE_ROOT, or build a layer to create it)");
   return Store(std::move(*dir));
 }
 
-Store Store::open_or_create(const std::string& root) { return Store(Dir::open_or_create(root)); }
+Store Store::open_or_create(const std::string& root) {
+  return Store(Dir::open_or_create(pathlib_form(root)));
+}
 
 ArtifactPaths Store::paths(std::string_view layer, std::string_view ts) const {
   ArtifactPaths p;
@@ -276,7 +327,8 @@ PruneResult Store::prune(std::string_view layer, int retain, bool dry_run) const
     }
     if (!dry_run) {
       for (Artifact a : kAllArtifacts) {
-        if (b.has(a)) dir->unlink(artifact_name(layer, b.ts, a));
+        if (b.removable & (1u << static_cast<unsigned>(a)))
+          dir->unlink(artifact_name(layer, b.ts, a));
       }
     }
     result.pruned.push_back(b.ts);

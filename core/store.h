@@ -4,7 +4,8 @@
 // Reading (list, layers, active build) needs no lock: every file that matters
 // appears and disappears by rename or unlink. Every mutation of a layer
 // (point, rollback, prune, markers, protect) runs under that layer's
-// LayerLock. All paths handed out are the root string given by the caller
+// LayerLock. All paths handed out are the root string given by the caller,
+// spelled as Python's pathlib spells it ("./containers/" -> "containers"),
 // joined with file names, so `list` prints the same paths as the reference.
 #pragma once
 
@@ -84,7 +85,8 @@ class Store {
   // Removes old builds: never the active build, never a `.keep` build, never
   // a build that a build of another layer was built FROM (its locked def
   // names the image); of the rest the `retain` newest stay. Removes all seven
-  // artifact files of each pruned build, the image first.
+  // artifact files of each pruned build, the image first (files and symlinks;
+  // a directory bearing an artifact's name is left, as the reference does).
   PruneResult prune(std::string_view layer, int retain, bool dry_run = false) const;
 
   // Markers. verified and unverified are exclusive; the unverified marker's
