@@ -13,13 +13,29 @@
 //   {"dependencies": {...}}          verbatim `npm list -g --depth=0 --json`
 //
 // A lock written by either tool is read by the other into the same version
-// set. Reading is strict where the reference is silent: an unknown section
-// or a garbage line is an Error naming the file and line.
+// set: lines are split and stripped the way Python's str.splitlines() and
+// str.strip() do (every Unicode line boundary and white space the reference
+// honours), a line whose stripped text starts with '#' is a comment wherever
+// it stands, and a lock without facts is written byte for byte as the
+// reference writes it.
+//
+// Reading is strict where the reference is silent. Each of these is an Error
+// "<source>:<line>: ..." telling what was expected:
+//   - text that is not UTF-8 (the reference cannot decode it) or holds a NUL;
+//   - a non-blank line before the first section;
+//   - a section other than [pip], [dpkg], [node], or one given twice;
+//   - a [dpkg] line without '=', a pip or dpkg line with an empty name, a
+//     non-ASCII pip name (PEP 508 names are ASCII, and only ASCII
+//     lower-casing is the same in every tool), a name given twice;
+//   - a [node] section that is not JSON.
+// Facts are comment lines of the form "# key: value" with a key of lower-case
+// letters, digits and '-'; other comments are ignored, as the reference does.
 #pragma once
 
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/fs.h"
 
@@ -36,18 +52,32 @@ struct Lock {
   // Flat {"pip:<name>" | "dpkg:<name>" | "node:<name>" -> version}, the set
   // the round trip compares (node names flattened from the npm JSON).
   std::map<std::string, std::string> version_set() const;
+
+  bool operator==(const Lock& o) const {
+    return pip == o.pip && dpkg == o.dpkg && node == o.node && facts == o.facts;
+  }
+  bool operator!=(const Lock& o) const { return !(*this == o); }
 };
 
 // {name -> version} of the "dependencies" of `npm list -g --json` output;
-// empty for empty or unparsable text (as the reference).
+// empty for empty or unparsable text (as the reference). A version that is
+// not a JSON string is spelled as Python's str() spells it (1 -> "1",
+// true -> "True", null -> "None").
 std::map<std::string, std::string> node_versions(std::string_view npm_json);
 
 // Parses lock text; `source` (a path) names it in errors ("<source>:<line>: ...").
 Lock parse_lock(std::string_view text, const std::string& source);
-// Serialises a lock in the reference's layout, facts first as comments.
+// Serialises a lock in the reference's layout, facts first as comments
+// (after the "# scitex-container lock" line, in key order). Throws Error when
+// an entry could not be read back as written: a name or version holding a
+// line break, a name with surrounding white space, a pip name holding "==",
+// a dpkg name holding '=', a fact key outside [a-z0-9-] or a fact value with
+// a line break, node text with a line that would read as a comment or a
+// section.
 std::string format_lock(const Lock& lock);
 
-// Reads a lock file by path (never through a FIFO). Throws Error.
+// Reads a lock file by path (following a symlink the user named, never
+// blocking on a FIFO). Throws Error naming the file.
 Lock read_lock_file(const std::string& path);
 // Writes a lock atomically (temporary name, fsync, rename) into dir.
 void write_lock_file(const Dir& dir, const std::string& name, const Lock& lock);
