@@ -1,0 +1,689 @@
+#include "core/deffile.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/user_file.h"
+
+namespace sifstore {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+constexpr const char* kSections[] = {"help",        "setup",       "files",    "labels",
+                                     "environment", "pre",         "post",     "runscript",
+                                     "test",        "startscript", "arguments"};
+constexpr const char* kAppSections[] = {"appinstall", "applabels", "appfiles", "appenv",
+                                        "apptest",    "apphelp",   "apprun",   "appstart"};
+constexpr const char* kHeaderKeys[] = {
+    "bootstrap",  "from",        "includecmd", "mirrorurl",  "updateurl",    "osversion", "include",
+    "library",    "registry",    "namespace",  "stage",      "product",      "user",      "regcode",
+    "productpgp", "registerurl", "modules",    "otherurl&n", "fingerprints", "confurl",   "setopt",
+    "target",     "frontend",    "filename",   "buildargs"};
+
+template <size_t N>
+bool one_of(std::string_view s, const char* const (&set)[N]) {
+  for (const char* x : set)
+    if (s == x) return true;
+  return false;
+}
+
+std::string where(const std::string& path, size_t line) {
+  return path + ":" + std::to_string(line) + ": ";
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// --- Go's notion of white space (strings.TrimSpace, bufio.ScanWords) ---------
+
+// Length of the Unicode white space character at s[i] (Go's unicode.IsSpace),
+// 0 when there is none.
+size_t space_len(std::string_view s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
+  auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
+  if (c == 0xC2 && (at(1) == 0x85 || at(1) == 0xA0)) return 2;
+  if (c == 0xE1 && at(1) == 0x9A && at(2) == 0x80) return 3;  // U+1680
+  if (c == 0xE2 && at(1) == 0x80 &&
+      ((at(2) >= 0x80 && at(2) <= 0x8A) || at(2) == 0xA8 || at(2) == 0xA9 || at(2) == 0xAF))
+    return 3;                                                 // U+2000..200A, 2028, 2029, 202F
+  if (c == 0xE2 && at(1) == 0x81 && at(2) == 0x9F) return 3;  // U+205F
+  if (c == 0xE3 && at(1) == 0x80 && at(2) == 0x80) return 3;  // U+3000
+  return 0;
+}
+
+std::string_view trim_space(std::string_view s) {
+  size_t b = 0;
+  while (b < s.size()) {
+    size_t n = space_len(s, b);
+    if (n == 0) break;
+    b += n;
+  }
+  s.remove_prefix(b);
+  // Trailing: scan forward, remembering where the last non-space run ended.
+  size_t end = 0;
+  for (size_t i = 0; i < s.size();) {
+    size_t n = space_len(s, i);
+    if (n == 0) {
+      ++i;
+      end = i;
+    } else {
+      i += n;
+    }
+  }
+  return s.substr(0, end);
+}
+
+// The first word (bufio.ScanWords) and what follows it, trimmed.
+std::pair<std::string_view, std::string_view> first_word(std::string_view line) {
+  std::string_view t = trim_space(line);
+  size_t i = 0;
+  while (i < t.size() && space_len(t, i) == 0) ++i;
+  return {t.substr(0, i), trim_space(t.substr(i))};
+}
+
+bool is_section_line(std::string_view line) {
+  auto [word, rest] = first_word(line);
+  return !word.empty() && word.front() == '%';
+}
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
+}
+
+bool valid_header_key(const std::string& key) {
+  if (one_of(key, kHeaderKeys)) return true;
+  // "otherurl1", "otherurl2", ...: trailing digits stand for "&n".
+  size_t d = key.size();
+  while (d > 0 && key[d - 1] >= '0' && key[d - 1] <= '9') --d;
+  return d < key.size() && one_of(key.substr(0, d) + "&n", kHeaderKeys);
+}
+
+// --- the %files word splitter ---------------------------------------------------
+//
+// Apptainer splits a %files line with the regular expression
+//   ([^\s"']*{{\s*\w+\s*}}*[^\s{}"']*)+|([^\s"']+|"([^"]*)"|'([^']*))
+// (Go RE2: leftmost-first, \s = [\t\n\f\r ], \w = [0-9A-Za-z_]) and takes
+// every match in turn. This is that match, written out so that it runs in
+// bounded time on any input.
+
+bool re_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'; }
+bool re_word(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+bool plain_a(char c) { return !re_space(c) && c != '"' && c != '\''; }  // [^\s"']
+bool plain_b(char c) { return plain_a(c) && c != '{' && c != '}'; }     // [^\s{}"']
+
+constexpr size_t kNoMatch = std::string_view::npos;
+
+// "{{ S* W+ S* }" at q, then "}*" and "[^\s{}"']*": the end, or kNoMatch.
+size_t template_at(std::string_view s, size_t q) {
+  if (q + 1 >= s.size() || s[q] != '{' || s[q + 1] != '{') return kNoMatch;
+  size_t r = q + 2;
+  while (r < s.size() && re_space(s[r])) ++r;
+  size_t w = r;
+  while (w < s.size() && re_word(s[w])) ++w;
+  if (w == r) return kNoMatch;
+  while (w < s.size() && re_space(s[w])) ++w;
+  if (w >= s.size() || s[w] != '}') return kNoMatch;
+  ++w;
+  while (w < s.size() && s[w] == '}') ++w;
+  while (w < s.size() && plain_b(s[w])) ++w;
+  return w;
+}
+
+// One repetition of the first alternative at p: "[^\s"']*" as long as
+// possible such that a template follows.
+size_t template_word_at(std::string_view s, size_t p) {
+  size_t run = p;
+  while (run < s.size() && plain_a(s[run])) ++run;
+  for (size_t q = run;; --q) {
+    size_t e = template_at(s, q);
+    if (e != kNoMatch) return e;
+    if (q == p) return kNoMatch;
+  }
+}
+
+size_t match_at(std::string_view s, size_t p) {
+  size_t e = template_word_at(s, p);
+  if (e != kNoMatch) {
+    for (size_t next; (next = template_word_at(s, e)) != kNoMatch;) e = next;
+    return e;
+  }
+  if (plain_a(s[p])) {
+    while (p < s.size() && plain_a(s[p])) ++p;
+    return p;
+  }
+  if (s[p] == '"') {
+    size_t close = s.find('"', p + 1);
+    return close == std::string_view::npos ? kNoMatch : close + 1;
+  }
+  if (s[p] == '\'') {
+    size_t close = s.find('\'', p + 1);
+    return close == std::string_view::npos ? s.size() : close;
+  }
+  return kNoMatch;
+}
+
+std::vector<std::string_view> files_words(std::string_view line, size_t max_words) {
+  std::vector<std::string_view> words;
+  for (size_t p = 0; p < line.size() && words.size() < max_words;) {
+    size_t e = match_at(line, p);
+    if (e == kNoMatch) {
+      ++p;
+      continue;
+    }
+    words.push_back(line.substr(p, e - p));
+    p = e;
+  }
+  return words;
+}
+
+std::string trim_quotes(std::string_view s) {
+  while (!s.empty() && s.front() == '"') s.remove_prefix(1);
+  while (!s.empty() && s.back() == '"') s.remove_suffix(1);
+  return std::string(s);
+}
+
+// src/dst of a %files line (already trimmed, not a comment); nullopt when
+// no word matches (Apptainer would fail on it).
+std::optional<std::pair<std::string, std::string>> split_files_line(std::string_view line) {
+  auto words = files_words(line, 2);
+  if (words.empty()) return std::nullopt;
+  std::string src = trim_quotes(trim_space(words[0]));
+  std::string dst = words.size() > 1 ? trim_quotes(trim_space(words[1])) : "";
+  return std::make_pair(src, dst);
+}
+
+// --- build-argument templates ------------------------------------------------------
+
+struct Templated {
+  std::string text;
+  std::string undefined;  // the first undefined name, "" when none
+};
+
+// Replaces every "{{ name }}" in text (Go: {{\s*(\w+)\s*}}) by lookup(name).
+template <typename Lookup>
+Templated fill_templates(std::string_view text, Lookup lookup) {
+  Templated out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find("{{", i);
+    if (open == std::string_view::npos) break;
+    size_t r = open + 2;
+    while (r < text.size() && re_space(text[r])) ++r;
+    size_t w = r;
+    while (w < text.size() && re_word(text[w])) ++w;
+    size_t t = w;
+    while (t < text.size() && re_space(text[t])) ++t;
+    if (w == r || t + 1 >= text.size() || text[t] != '}' || text[t + 1] != '}') {
+      out.text.append(text.substr(i, open + 1 - i));
+      i = open + 1;
+      continue;
+    }
+    out.text.append(text.substr(i, open - i));
+    std::string name(text.substr(r, w - r));
+    if (auto v = lookup(name)) {
+      out.text += *v;
+    } else {
+      if (out.undefined.empty()) out.undefined = name;
+      out.text.append(text.substr(open, t + 2 - open));
+    }
+    i = t + 2;
+  }
+  out.text.append(text.substr(std::min(i, text.size())));
+  return out;
+}
+
+// --- the shell word of a host source -------------------------------------------------
+//
+// Apptainer hands a %files source to a shell-word expander after escaping
+// its spaces. Quotes and backslashes are undone here, unquoted glob
+// characters make a pattern, and anything that needs a shell environment
+// (parameters, command substitution, ~) leaves the source unresolved.
+
+struct ShellWord {
+  std::string literal;  // unquoted text
+  std::string glob;     // glob(3) pattern: quoted special characters escaped
+  bool pattern = false;
+  std::string why;  // non-empty: cannot be resolved
+};
+
+bool glob_special(char c) { return c == '*' || c == '?' || c == '[' || c == '\\'; }
+
+ShellWord shell_word(std::string_view src) {
+  ShellWord w;
+  auto lit = [&](char c) {
+    w.literal += c;
+    if (glob_special(c)) w.glob += '\\';
+    w.glob += c;
+  };
+  for (size_t i = 0; i < src.size(); ++i) {
+    char c = src[i];
+    if (c == '\\') {
+      if (i + 1 < src.size())
+        lit(src[++i]);
+      else
+        lit('\\');
+    } else if (c == '\'') {
+      size_t close = src.find('\'', i + 1);
+      if (close == std::string_view::npos) return w.why = "unclosed ' quote", w;
+      for (size_t k = i + 1; k < close; ++k) lit(src[k]);
+      i = close;
+    } else if (c == '"') {
+      size_t k = i + 1;
+      for (; k < src.size() && src[k] != '"'; ++k) {
+        char d = src[k];
+        if (d == '$' || d == '`') return w.why = "needs shell expansion ($ or `)", w;
+        if (d == '\\' && k + 1 < src.size() &&
+            (src[k + 1] == '"' || src[k + 1] == '\\' || src[k + 1] == '$' || src[k + 1] == '`'))
+          d = src[++k];
+        lit(d);
+      }
+      if (k >= src.size()) return w.why = "unclosed \" quote", w;
+      i = k;
+    } else if (c == '$' || c == '`') {
+      return w.why = "needs shell expansion ($ or `)", w;
+    } else if (c == '~' && i == 0) {
+      return w.why = "needs shell expansion (~)", w;
+    } else if (c == ';' || c == '&' || c == '|' || c == '<' || c == '>' || c == '(' || c == ')') {
+      return w.why = std::string("holds shell syntax '") + c + "'", w;
+    } else if (c == '*' || c == '?' || c == '[') {
+      w.pattern = true;
+      w.literal += c;
+      w.glob += c;
+    } else {
+      lit(c);
+    }
+  }
+  return w;
+}
+
+std::string glob_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (glob_special(c)) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// Lexically normal absolute path without a trailing '/' (except "/").
+std::string normal_path(const std::string& p) {
+  std::string n = stdfs::path(p).lexically_normal().string();
+  while (n.size() > 1 && n.back() == '/') n.pop_back();
+  return n;
+}
+
+std::string absolute_dir_of(const std::string& path) {
+  try {
+    stdfs::path p = path.empty() ? stdfs::current_path() / "x" : stdfs::absolute(path);
+    return normal_path(p.parent_path().string());
+  } catch (const stdfs::filesystem_error& e) {
+    throw Error("cannot resolve the directory of " + path + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+bool DefSection::copies_from_host() const {
+  std::string_view a = args;
+  a = a.substr(0, a.find('#'));
+  return name == "files" && trim_space(a).empty();
+}
+
+const DefHeaderEntry* DefStage::find_header(std::string_view key) const {
+  for (auto it = header.rbegin(); it != header.rend(); ++it)
+    if (it->key == key) return &*it;
+  return nullptr;
+}
+
+std::string DefStage::header_value(std::string_view key) const {
+  const DefHeaderEntry* e = find_header(key);
+  return e ? e->value : "";
+}
+
+std::map<std::string, std::string> DefStage::argument_defaults() const {
+  std::map<std::string, std::string> out;
+  for (const auto& s : sections) {
+    if (s.name != "arguments") continue;
+    std::string_view body = s.body;
+    while (!body.empty()) {
+      size_t nl = body.find('\n');
+      std::string_view line = trim_space(body.substr(0, nl));
+      body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+      if (line.empty() || line.front() == '#') continue;
+      size_t eq = line.find('=');
+      if (eq == std::string_view::npos) continue;
+      std::string_view key = trim_space(line.substr(0, eq));
+      if (key.empty()) continue;
+      out[std::string(key)] = std::string(trim_space(line.substr(eq + 1)));
+    }
+  }
+  return out;
+}
+
+DefFile parse_def(std::string_view text, const std::string& path) {
+  DefFile def;
+  def.path = path;
+  def.dir = absolute_dir_of(path);
+  def.text = std::string(text);
+
+  // Lines as Go's bufio.ScanLines gives them: split at '\n', one trailing
+  // '\r' dropped, no empty line after a final '\n'.
+  std::vector<std::string_view> lines;
+  for (size_t i = 0; i < text.size();) {
+    size_t nl = text.find('\n', i);
+    size_t end = nl == std::string_view::npos ? text.size() : nl;
+    std::string_view line = text.substr(i, end - i);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find('\0') != std::string_view::npos)
+      throw Error(where(path, lines.size() + 1) +
+                  "NUL byte: this is binary data, not a definition file");
+    lines.push_back(line);
+    i = end + 1;
+  }
+
+  // Stages begin at "Bootstrap:" lines; before the first, only blank and
+  // comment lines.
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (starts_with_ci(lines[i], "bootstrap:")) starts.push_back(i);
+  size_t preamble_end = starts.empty() ? lines.size() : starts.front();
+  for (size_t i = 0; i < preamble_end; ++i) {
+    std::string_view t = trim_space(lines[i]);
+    if (t.empty() || t.front() == '#') continue;
+    throw Error(where(path, i + 1) + "'" + std::string(t.substr(0, 60)) +
+                "' comes before any 'Bootstrap:' header: a definition file starts with its "
+                "header (Bootstrap: ..., From: ...)");
+  }
+  if (starts.empty())
+    throw Error(where(path, 1) + "no 'Bootstrap:' header: this is an empty definition file");
+
+  for (size_t k = 0; k < starts.size(); ++k) {
+    DefStage stage;
+    size_t begin = starts[k];
+    size_t end = k + 1 < starts.size() ? starts[k + 1] : lines.size();
+    stage.line = begin + 1;
+    stage.end_line = end;
+
+    // Header.
+    size_t i = begin;
+    std::string cont_key, cont_val;
+    size_t cont_line = 0;
+    auto finish_continuation = [&](size_t last_line) {
+      if (cont_key.empty()) return;
+      stage.header.push_back({cont_key, cont_val, cont_line, last_line});
+      cont_key.clear();
+      cont_val.clear();
+    };
+    for (; i < end && !is_section_line(lines[i]); ++i) {
+      const size_t lineno = i + 1;
+      std::string_view t = trim_space(lines[i]);
+      if (t.empty() || t.front() == '#') {
+        finish_continuation(i);
+        continue;
+      }
+      std::string_view content = t.substr(0, t.find('#'));
+      std::string key, val;
+      size_t first_line = lineno;
+      if (cont_key.empty()) {
+        size_t colon = content.find(':');
+        if (colon == std::string_view::npos)
+          throw Error(where(path, lineno) + "header line '" + std::string(t.substr(0, 60)) +
+                      "' has no ':' (expected 'Key: value' before the first %section)");
+        key = lower(trim_space(content.substr(0, colon)));
+        val = std::string(trim_space(content.substr(colon + 1)));
+      } else {
+        key = cont_key;
+        val = cont_val + std::string(trim_space(content));
+        first_line = cont_line;
+        cont_key.clear();
+        cont_val.clear();
+      }
+      if (!val.empty() && val.back() == '\\') {
+        cont_key = key;
+        cont_val = val.substr(0, val.size() - 1);
+        cont_line = first_line;
+        if (cont_val.size() >= 2 && cont_val.compare(cont_val.size() - 2, 2, "\\n") == 0)
+          cont_val.replace(cont_val.size() - 2, 2, "\n");
+        if (!valid_header_key(key))
+          throw Error(where(path, first_line) + "unknown header keyword '" + key + "'");
+        continue;
+      }
+      if (!valid_header_key(key))
+        throw Error(where(path, first_line) + "unknown header keyword '" + key +
+                    "' (Apptainer knows Bootstrap, From, Stage, IncludeCmd, MirrorURL, "
+                    "OSVersion, Include, Library, Registry, Namespace, Fingerprints, ...)");
+      stage.header.push_back({key, val, first_line, lineno});
+    }
+    finish_continuation(i);
+    if (stage.bootstrap().empty())
+      throw Error(where(path, stage.line) +
+                  "'Bootstrap:' has no value (docker, localimage, library, debootstrap, ...)");
+
+    // Sections.
+    while (i < end) {
+      DefSection sec;
+      sec.line = i + 1;
+      auto [word, rest] = first_word(lines[i]);
+      size_t pct = 0;
+      while (pct < word.size() && word[pct] == '%') ++pct;
+      sec.name = lower(word.substr(pct));
+      sec.args = std::string(rest);
+      bool app = one_of(sec.name, kAppSections);
+      if (!app && !one_of(sec.name, kSections))
+        throw Error(where(path, sec.line) + "unknown section '" + std::string(word) +
+                    "' (Apptainer knows %help, %setup, %files, %labels, %environment, %pre, "
+                    "%post, %runscript, %test, %startscript, %arguments and the %app* sections)");
+      if (app && sec.args.empty())
+        throw Error(where(path, sec.line) + "section '" + std::string(word) +
+                    "' needs an app name (%" + sec.name + " <app>)");
+      size_t j = i + 1;
+      for (; j < end && !is_section_line(lines[j]); ++j) {
+        sec.body.append(lines[j]);
+        sec.body += '\n';
+        std::string_view t = trim_space(lines[j]);
+        if (t.empty() || t.front() == '#') continue;
+        if (sec.name == "files") {
+          auto split = split_files_line(t);
+          if (!split)
+            throw Error(where(path, j + 1) + "%files line '" + std::string(t.substr(0, 60)) +
+                        "' names no source (expected '<source> [<destination>]')");
+          sec.files.push_back({split->first, split->second, std::string(t), j + 1});
+        } else if (sec.name == "appfiles") {
+          std::string_view c = trim_space(t.substr(0, t.find('#')));
+          size_t sp = c.find(' ');
+          std::string src(c.substr(0, sp));
+          std::string dst = sp == std::string_view::npos ? src : std::string(c.substr(sp + 1));
+          sec.files.push_back({src, dst, std::string(t), j + 1});
+        }
+      }
+      sec.end_line = j;
+      stage.sections.push_back(std::move(sec));
+      i = j;
+    }
+    def.stages.push_back(std::move(stage));
+  }
+  return def;
+}
+
+DefFile read_def_file(const std::string& path) {
+  return parse_def(read_user_file(path, "definition file"), path);
+}
+
+std::vector<DefSource> def_sources(const DefFile& def,
+                                   const std::map<std::string, std::string>& build_args) {
+  std::vector<DefSource> out;
+  for (const auto& stage : def.stages) {
+    auto defaults = stage.argument_defaults();
+    auto lookup = [&](const std::string& name) -> std::optional<std::string> {
+      if (auto it = build_args.find(name); it != build_args.end()) return it->second;
+      if (auto it = defaults.find(name); it != defaults.end()) return it->second;
+      return std::nullopt;
+    };
+    for (const auto& sec : stage.sections) {
+      bool host_files = sec.copies_from_host();
+      if (!host_files && sec.name != "appfiles") continue;
+      for (const auto& entry : sec.files) {
+        DefSource s;
+        s.src = entry.src;
+        s.line = entry.line;
+        std::string src = entry.src;
+        if (host_files && entry.text.find("{{") != std::string::npos) {
+          // Fill the whole line, then split it again, as Apptainer does.
+          auto filled = fill_templates(entry.text, [&](const std::string& name) {
+            auto v = lookup(name);
+            if (!v) return v;
+            // One level of nesting inside a value, as Apptainer allows.
+            return std::optional<std::string>(
+                fill_templates(*v, [&](const std::string& n) { return lookup(n); }).text);
+          });
+          if (!filled.undefined.empty()) {
+            s.resolved = false;
+            s.why = "build argument '" + filled.undefined +
+                    "' is not defined (--build-arg or %arguments)";
+            out.push_back(std::move(s));
+            continue;
+          }
+          auto split = split_files_line(trim_space(filled.text));
+          src = split ? split->first : "";
+        }
+        if (src.empty()) continue;  // Apptainer skips a source with no name
+        ShellWord w;
+        if (host_files) {
+          w = shell_word(src);
+        } else {
+          w.literal = src;  // %appfiles: copied without a shell
+          w.glob = glob_escape(src);
+        }
+        if (!w.why.empty()) {
+          s.resolved = false;
+          s.why = w.why;
+          out.push_back(std::move(s));
+          continue;
+        }
+        bool absolute = !w.literal.empty() && w.literal.front() == '/';
+        s.path = normal_path(absolute ? w.literal : def.dir + "/" + w.literal);
+        s.pattern = w.pattern;
+        if (w.pattern) s.glob = absolute ? w.glob : glob_escape(def.dir) + "/" + w.glob;
+        out.push_back(std::move(s));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> def_inputs(const DefFile& def,
+                                    const std::map<std::string, std::string>& build_args) {
+  std::set<std::string> inputs;
+  auto add_tree = [&](const std::string& p) {
+    inputs.insert(p);
+    std::error_code ec;
+    if (!stdfs::is_directory(p, ec)) return;
+    auto opts = stdfs::directory_options::skip_permission_denied;
+    for (auto it = stdfs::recursive_directory_iterator(p, opts, ec);
+         !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec))
+      inputs.insert(it->path().string());
+  };
+  for (const auto& s : def_sources(def, build_args)) {
+    if (!s.resolved) continue;
+    if (!s.pattern) {
+      add_tree(s.path);
+      continue;
+    }
+    // The directory the pattern searches: a file appearing there (or
+    // vanishing) changes its mtime.
+    std::string base = s.path;
+    size_t special = base.find_first_of("*?[");
+    base = special == std::string::npos ? base : base.substr(0, base.rfind('/', special));
+    inputs.insert(base.empty() ? "/" : base);
+    glob_t g{};
+    if (::glob(s.glob.c_str(), 0, nullptr, &g) == 0)
+      for (size_t k = 0; k < g.gl_pathc; ++k) add_tree(normal_path(g.gl_pathv[k]));
+    ::globfree(&g);
+  }
+  return {inputs.begin(), inputs.end()};
+}
+
+namespace {
+
+// Characters Ninja's depfile parser (1.10 and later) reads as plain text.
+bool depfile_plain(char c) {
+  unsigned char u = static_cast<unsigned char>(c);
+  if (u >= 0x80) return true;
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("+,/_:.~()}{%=@[]!-").find(c) != std::string_view::npos;
+}
+
+std::string depfile_escape(const std::string& path) {
+  auto bad = [&](const std::string& why) {
+    return Error("cannot write '" + path + "' into a depfile: " + why);
+  };
+  if (path.empty()) throw bad("empty path");
+  if (path.back() == ':') throw bad("it ends in ':'");
+  std::string out;
+  for (size_t i = 0; i < path.size(); ++i) {
+    char c = path[i];
+    if (depfile_plain(c)) {
+      out += c;
+    } else if (c == ' ') {
+      out += "\\ ";
+    } else if (c == '#') {
+      out += "\\#";
+    } else if (c == '$') {
+      out += "$$";
+    } else if (c == '\\') {
+      if (i + 1 >= path.size() || !depfile_plain(path[i + 1]) || path[i + 1] == ':')
+        throw bad("a '\\' before a special character or at the end");
+      out += c;
+    } else {
+      throw bad(c == '\n' ? "a line break"
+                : c == '\t'
+                    ? "a tab"
+                    : std::string("the character '") + c + "', which Ninja cannot read there");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string depfile_text(const std::string& target, const std::vector<std::string>& deps,
+                         std::vector<std::string>* skipped) {
+  std::string out = depfile_escape(target) + ":";
+  for (const auto& d : deps) {
+    std::string escaped;
+    try {
+      escaped = depfile_escape(d);
+    } catch (const Error&) {
+      if (!skipped) throw;
+      skipped->push_back(d);
+      continue;
+    }
+    out += " \\\n  " + escaped;
+  }
+  out += "\n";
+  return out;
+}
+
+void write_depfile(const std::string& path, const std::string& target,
+                   const std::vector<std::string>& deps, std::vector<std::string>* skipped) {
+  std::string text = depfile_text(target, deps, skipped);
+  stdfs::path p(path);
+  std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
+  Dir::open(dir).write_file_atomic(p.filename().string(), text);
+}
+
+}  // namespace sifstore
