@@ -71,6 +71,7 @@ std::string_view artifact_suffix(Artifact a) {
     case Artifact::kUnverified: return ".unverified";
     case Artifact::kKeep: return ".keep";
     case Artifact::kBuildLog: return ".build.log";
+    case Artifact::kRoughDef: return ".rough.def";
   }
   return "";
 }

@@ -32,12 +32,16 @@ void check_ts(std::string_view ts);
 
 // The artifact files of one build, in the order prune removes them: the
 // image first, so that a build vanishes from listings before its companions.
-enum class Artifact { kSif, kLock, kDef, kVerified, kUnverified, kKeep, kBuildLog };
-inline constexpr std::array<Artifact, 7> kAllArtifacts = {
+// The first seven are the reference tool's; `.rough.def` (the definition
+// the build started from, copied beside it by `sifstore build`) is
+// SifStore's own and is removed with the rest.
+enum class Artifact { kSif, kLock, kDef, kVerified, kUnverified, kKeep, kBuildLog, kRoughDef };
+inline constexpr std::array<Artifact, 8> kAllArtifacts = {
     Artifact::kSif,        Artifact::kLock, Artifact::kDef,      Artifact::kVerified,
-    Artifact::kUnverified, Artifact::kKeep, Artifact::kBuildLog};
+    Artifact::kUnverified, Artifact::kKeep, Artifact::kBuildLog, Artifact::kRoughDef};
 
-// ".sif", ".lock", ".def", ".verified", ".unverified", ".keep", ".build.log".
+// ".sif", ".lock", ".def", ".verified", ".unverified", ".keep", ".build.log",
+// ".rough.def".
 std::string_view artifact_suffix(Artifact a);
 
 // "<layer>-<ts><suffix>", the file name inside the layer directory.

@@ -1,6 +1,13 @@
 #include "core/stamp.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <sstream>
 
 #include <cstdio>
 
@@ -37,6 +44,12 @@ bool root_has_builds(const Dir& root) {
     if (sub && newest_ts(*sub, e.name)) return true;
   }
   return false;
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
 }
 
 }  // namespace
@@ -119,7 +132,7 @@ std::string reserve_ts(const Dir& root, const Dir& layer_dir, std::string_view l
                        const Clock& clock) {
   LayerLock lock(layer_dir);
   std::string ts = fresh_ts(root, layer_dir, layer, clock);
-  std::string owner = "pid " + std::to_string(::getpid()) + "\n";
+  std::string owner = "host=" + host_name() + " pid=" + std::to_string(::getpid()) + "\n";
   // Under the lock no other SifStore can take ts; the loop guards against a
   // writer that does not take the lock (an older SifStore, a hand-made file).
   for (int attempt = 0; attempt < 1000; ++attempt) {
@@ -135,6 +148,31 @@ std::string reserve_ts(const Dir& root, const Dir& layer_dir, std::string_view l
 
 void release_reservation(const Dir& layer_dir, std::string_view layer, std::string_view ts) {
   layer_dir.unlink(reservation_name(layer, ts));
+}
+
+bool reservation_is_live(const Dir& layer_dir, const std::string& reservation_file) {
+  struct stat st;
+  if (::fstatat(layer_dir.fd(), reservation_file.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return false;
+  std::string text;
+  try {
+    text = layer_dir.read_file(reservation_file, 4096).value_or("");
+  } catch (const Error&) {
+    text.clear();
+  }
+  std::string host, pid;
+  std::istringstream words(text);
+  for (std::string w; words >> w;) {
+    if (w.rfind("host=", 0) == 0) host = w.substr(5);
+    if (w.rfind("pid=", 0) == 0) pid = w.substr(4);
+  }
+  if (!host.empty() && host == host_name() && !pid.empty()) {
+    pid_t p = static_cast<pid_t>(std::atol(pid.c_str()));
+    if (p <= 0) return false;
+    return ::kill(p, 0) == 0 || errno == EPERM;
+  }
+  constexpr time_t kWeek = 7 * 24 * 3600;
+  return std::time(nullptr) - st.st_mtime < kWeek;
 }
 
 }  // namespace sifstore

@@ -60,4 +60,10 @@ std::string reserve_ts(const Dir& root, const Dir& layer_dir, std::string_view l
                        const Clock& clock);
 void release_reservation(const Dir& layer_dir, std::string_view layer, std::string_view ts);
 
+// Whether the process that holds a reservation may still be running. The
+// file names its owner ("host=<hostname> pid=<pid>"); on this host a dead
+// pid means a build that was killed. An owner on another host, or a file
+// that does not say, counts as live until the file is a week old.
+bool reservation_is_live(const Dir& layer_dir, const std::string& reservation_file);
+
 }  // namespace sifstore

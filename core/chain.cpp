@@ -1,0 +1,405 @@
+#include "core/chain.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include "core/config.h"
+#include "core/debris.h"
+#include "core/deffile.h"
+#include "core/error.h"
+#include "core/layer_lock.h"
+#include "core/locked_def.h"
+#include "core/names.h"
+#include "core/process.h"
+#include "core/sha256.h"
+#include "core/user_file.h"
+
+namespace sifstore {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+std::string hidden(std::string_view layer, std::string_view ts, std::string_view suffix) {
+  std::string n = ".";
+  n.append(layer).append("-").append(ts).append(suffix);
+  return n;
+}
+
+std::string absolute(const std::string& path) { return stdfs::absolute(path).lexically_normal(); }
+
+void append_line(int fd, const std::string& line) {
+  std::string text = line + "\n";
+  if (fd >= 0 && ::write(fd, text.data(), text.size()) < 0) {
+    // A log line that cannot be written is not worth failing the build for.
+  }
+}
+
+// The first line `<builder> --version` prints, or "unknown".
+std::string builder_version(const std::vector<std::string>& builder) {
+  std::vector<std::string> argv = builder;
+  argv.push_back("--version");
+  try {
+    auto r = run_captured(argv, 1 << 20);
+    if (!r.status.ok()) return "unknown";
+    std::string line = r.out.substr(0, r.out.find('\n'));
+    return line.empty() ? "unknown" : line;
+  } catch (const Error&) {
+    return "unknown";
+  }
+}
+
+// The exact image a build starts from: the active build of --from, or the
+// `From:` of a `Bootstrap: localimage` def with any symlink (such as a
+// latest pointer) resolved. nullopt for other bootstraps.
+struct Base {
+  std::string exact;      // absolute path of the timestamped image
+  std::string depend_on;  // what Ninja should watch: the pointer, or the path as given
+};
+
+std::optional<Base> resolve_base(const Store& store, const BuildOptions& o, const DefFile& def) {
+  const DefStage& stage = def.final_stage();
+  std::string bootstrap = stage.bootstrap();
+  bool localimage = bootstrap == "localimage";
+  if (o.from_layer) {
+    check_layer_name(*o.from_layer);
+    if (!localimage)
+      throw Error(def.path + ": layer '" + o.layer + "' is built FROM '" + *o.from_layer +
+                  "', so its def must say `Bootstrap: localimage` (it says `Bootstrap: " +
+                  bootstrap + "`)");
+    auto ts = store.active_ts(*o.from_layer);
+    if (!ts)
+      throw Error("base layer '" + *o.from_layer + "' has no active build in " + store.root() +
+                  " (build it first: sifstore build " + *o.from_layer + " --def ...)");
+    auto paths = store.paths(*o.from_layer, *ts);
+    auto dir = store.layer_dir(*o.from_layer);
+    if (!dir || dir->type_of(artifact_name(*o.from_layer, *ts, Artifact::kSif)) != S_IFREG)
+      throw Error("base layer '" + *o.from_layer + "' points at a missing build: " + paths.sif);
+    return Base{absolute(paths.sif), absolute(paths.pointer)};
+  }
+  if (!localimage) return std::nullopt;
+  std::string from = stage.from();
+  if (from.empty()) throw Error(def.path + ": `Bootstrap: localimage` needs a `From:` image");
+  stdfs::path p = from;
+  if (p.is_relative()) p = stdfs::path(def.dir) / p;
+  std::error_code ec;
+  stdfs::path exact = stdfs::canonical(p, ec);
+  if (ec) throw Error(def.path + ": base image " + p.string() + " not found");
+  return Base{exact.string(), p.lexically_normal().string()};
+}
+
+// The def handed to the builder: the rough def with the final stage's
+// `From:` replaced by the exact base image.
+std::string build_def_text(const DefFile& def, const std::optional<Base>& base) {
+  if (!base) return def.text;
+  const DefStage& stage = def.final_stage();
+  const DefHeaderEntry* from = stage.find_header("from");
+  size_t first = from ? from->line : stage.line + 1;  // 1-based lines to replace/insert at
+  size_t last = from ? from->end_line : stage.line;   // inclusive; last < first: insert
+  std::istringstream in(def.text);
+  std::ostringstream out;
+  std::string line;
+  bool written = false;
+  for (size_t n = 1; std::getline(in, line); ++n) {
+    if (n == first) {
+      out << "From: " << base->exact << "\n";
+      written = true;
+    }
+    if (n >= first && n <= last) continue;
+    out << line << "\n";
+  }
+  if (!written) out << "From: " << base->exact << "\n";
+  return out.str();
+}
+
+// Removes what an unfinished build left, keeping its log for the user.
+class BuildCleanup {
+ public:
+  BuildCleanup(const Dir& dir, std::string layer, std::string ts)
+      : dir_(dir), layer_(std::move(layer)), ts_(std::move(ts)) {}
+  void done() { done_ = true; }
+  ~BuildCleanup() {
+    if (done_) return;
+    try {
+      for (const auto& n : {partial_sif_name(layer_, ts_), build_def_name(layer_, ts_),
+                            verify_sif_name(layer_, ts_)})
+        dir_.unlink(n);
+      if (!dir_.exists(artifact_name(layer_, ts_, Artifact::kSif))) {
+        for (Artifact a : {Artifact::kLock, Artifact::kDef, Artifact::kRoughDef})
+          dir_.unlink(artifact_name(layer_, ts_, a));
+      }
+      if (dir_.exists(partial_log_name(layer_, ts_)))
+        dir_.rename(partial_log_name(layer_, ts_), artifact_name(layer_, ts_, Artifact::kBuildLog));
+      release_reservation(dir_, layer_, ts_);
+    } catch (...) {
+      // Best effort: fsck --repair clears whatever is left.
+    }
+  }
+
+ private:
+  const Dir& dir_;
+  std::string layer_, ts_;
+  bool done_ = false;
+};
+
+// Runs `<builder> build [args] <out> <def>` in cwd, logging to log_fd.
+void run_builder_build(const std::vector<std::string>& builder,
+                       const std::vector<std::string>& build_args, const std::string& out,
+                       const std::string& def, const std::string& cwd, int log_fd, int echo_fd,
+                       const std::string& what, const std::string& log_path) {
+  std::vector<std::string> argv = builder;
+  argv.push_back("build");
+  argv.insert(argv.end(), build_args.begin(), build_args.end());
+  argv.push_back(out);
+  argv.push_back(def);
+  std::string shown;
+  for (const auto& a : argv) shown += (shown.empty() ? "" : " ") + a;
+  append_line(log_fd, "sifstore: " + what + ": " + shown);
+  append_line(log_fd, "sifstore: in " + cwd);
+  StreamedRun run = run_streamed(argv, cwd, log_fd, echo_fd);
+  if (run.interrupted) throw Error(what + " interrupted (" + run.status.describe() + ")");
+  if (!run.status.ok())
+    throw Error(what + " failed: " + builder[0] + " " + run.status.describe() + " (log: " +
+                log_path + ")");
+  struct stat st;
+  if (::stat(out.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw Error(what + ": " + builder[0] + " succeeded but wrote no image at " + out);
+}
+
+// A fault-injection point for the kill tests: when $SIFSTORE_DEBUG_STOP_AT
+// names this step, the process stops itself (SIGSTOP) there, so a test can
+// kill it at exactly that point of the chain.
+void debug_stop_point(const char* step) {
+  const char* at = std::getenv("SIFSTORE_DEBUG_STOP_AT");
+  if (!at || std::strcmp(at, step) != 0) return;
+  std::string msg = std::string("sifstore: stopped at ") + step + "\n";
+  if (::write(STDERR_FILENO, msg.data(), msg.size()) < 0) {
+  }
+  ::raise(SIGSTOP);
+}
+
+Fd open_log(const Dir& dir, const std::string& name) {
+  int fd = ::openat(dir.fd(), name.c_str(),
+                    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+  if (fd < 0) throw system_error("cannot create build log " + dir.path_of(name));
+  return Fd(fd);
+}
+
+// Whether a build of the layer newer than ts is published.
+bool newer_build_published(const Dir& dir, std::string_view layer, std::string_view ts) {
+  for (const auto& e : dir.scan()) {
+    auto parsed = parse_artifact_name(layer, e.name);
+    if (parsed && parsed->artifact == Artifact::kSif && parsed->ts > ts) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string partial_sif_name(std::string_view layer, std::string_view ts) {
+  return hidden(layer, ts, ".partial.sif");
+}
+std::string partial_log_name(std::string_view layer, std::string_view ts) {
+  return hidden(layer, ts, ".build.log.partial");
+}
+std::string build_def_name(std::string_view layer, std::string_view ts) {
+  return hidden(layer, ts, ".build.def");
+}
+std::string verify_sif_name(std::string_view layer, std::string_view ts) {
+  return hidden(layer, ts, ".verify.sif");
+}
+
+BuildResult build_layer(const Store& store, const BuildOptions& o) {
+  // Everything that can be checked before the store is touched is checked
+  // first, so that bad input leaves the store as it was.
+  check_layer_name(o.layer);
+  DefFile def = read_def_file(o.def_path);
+  std::string def_abs = absolute(o.def_path);
+  std::vector<std::string> builder = split_command_line(o.builder);
+  if (builder.empty()) throw Error("empty builder command");
+  builder[0] = find_program(builder[0], "builder");
+  std::optional<Base> base = resolve_base(store, o, def);
+  std::string build_def = build_def_text(def, base);
+  int retain = kDefaultRetain;
+  std::vector<std::string> warnings;
+  if (o.retain) {
+    retain = *o.retain;
+  } else {
+    Config cfg = load_config(store.root_dir());
+    retain = cfg.retain;
+    warnings = cfg.warnings;
+  }
+
+  // 1. reserve
+  Dir dir = store.layer_dir_or_create(o.layer);
+  {
+    LayerLock lock(dir);
+    clear_debris(dir, find_debris(dir, o.layer));
+  }
+  BuildResult result;
+  result.ts = store.reserve(o.layer);
+  const std::string& ts = result.ts;
+  result.paths = store.paths(o.layer, ts);
+  if (base) result.base = base->exact;
+  BuildCleanup cleanup(dir, o.layer, ts);
+  debug_stop_point("reserved");
+
+  // 2. build
+  Fd log = open_log(dir, partial_log_name(o.layer, ts));
+  append_line(log.get(), "sifstore: layer " + o.layer + ", build " + ts);
+  append_line(log.get(), "sifstore: definition " + def_abs);
+  if (base) append_line(log.get(), "sifstore: base image " + base->exact);
+  dir.write_file_atomic(build_def_name(o.layer, ts), build_def);
+  std::string partial = absolute(dir.path_of(partial_sif_name(o.layer, ts)));
+  run_builder_build(builder, o.build_args, partial, absolute(dir.path_of(build_def_name(o.layer, ts))),
+                    def.dir, log.get(), o.echo_fd, "build of " + o.layer,
+                    result.paths.build_log);
+
+  debug_stop_point("built");
+
+  // 3. capture
+  append_line(log.get(), "sifstore: capturing the lock");
+  Lock lock = capture_lock(partial, o.capture, o.builder);
+  lock.facts["def-sha256"] = sha256_hex(def.text);
+  lock.facts["def-path"] = def_abs;
+  lock.facts["builder"] = o.builder;
+  lock.facts["builder-version"] = builder_version(builder);
+  if (base) lock.facts["base-image"] = base->exact;
+
+  debug_stop_point("captured");
+
+  // 4. locked def
+  LockedDefOptions ldo;
+  if (base) ldo.base = base->exact;
+  ldo.pin_apt = o.pin_apt;
+  std::string locked = locked_def_text(def, lock, ldo);
+  append_line(log.get(), "sifstore: " + std::to_string(lock.dpkg.size()) + " dpkg, " +
+                             std::to_string(lock.pip.size()) + " pip, " +
+                             std::to_string(node_versions(lock.node).size()) +
+                             " node packages captured");
+
+  // 5. publish
+  {
+    LayerLock layer_lock(dir);
+    write_lock_file(dir, artifact_name(o.layer, ts, Artifact::kLock), lock);
+    dir.write_file_atomic(artifact_name(o.layer, ts, Artifact::kDef), locked);
+    dir.write_file_atomic(artifact_name(o.layer, ts, Artifact::kRoughDef), def.text);
+    dir.unlink(build_def_name(o.layer, ts));
+    debug_stop_point("publishing");
+    append_line(log.get(), "sifstore: published " + result.paths.sif);
+    log = Fd();
+    dir.rename(partial_log_name(o.layer, ts), artifact_name(o.layer, ts, Artifact::kBuildLog));
+    dir.rename(partial_sif_name(o.layer, ts), artifact_name(o.layer, ts, Artifact::kSif));
+    dir.fsync();
+    debug_stop_point("renamed");
+    release_reservation(dir, o.layer, ts);
+    cleanup.done();
+    if (!newer_build_published(dir, o.layer, ts)) {
+      store.root_dir().symlink_atomic(pointer_name(o.layer), pointer_target(o.layer, ts));
+      result.pointed = true;
+    }
+  }
+  debug_stop_point("pointed");
+  result.pruned = store.prune(o.layer, retain).pruned;
+  result.lock = std::move(lock);
+
+  if (o.depfile) {
+    std::vector<std::string> deps = {def_abs};
+    for (auto& input : def_inputs(def)) deps.push_back(std::move(input));
+    if (base) deps.push_back(base->depend_on);
+    write_depfile(*o.depfile, o.depfile_target.value_or(absolute(result.paths.pointer)), deps);
+  }
+
+  // 6. verify
+  if (o.verify) {
+    VerifyOptions vo;
+    vo.layer = o.layer;
+    vo.ts = ts;
+    vo.builder = o.builder;
+    vo.build_args = o.build_args;
+    vo.capture = o.capture;
+    vo.echo_fd = o.echo_fd;
+    result.verify = verify_build(store, vo);
+  }
+  return result;
+}
+
+VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
+  check_layer_name(o.layer);
+  std::string ts;
+  if (o.ts) {
+    check_ts(*o.ts);
+    ts = *o.ts;
+  } else {
+    auto active = store.active_ts(o.layer);
+    if (!active) throw Error("layer '" + o.layer + "' has no active build to verify");
+    ts = *active;
+  }
+  auto dir = store.layer_dir(o.layer);
+  if (!dir || dir->type_of(artifact_name(o.layer, ts, Artifact::kSif)) != S_IFREG)
+    throw Error("build not found: " + store.paths(o.layer, ts).sif);
+  auto paths = store.paths(o.layer, ts);
+  auto lock_text = dir->read_file(artifact_name(o.layer, ts, Artifact::kLock));
+  if (!lock_text) throw Error("build " + o.layer + "-" + ts + " has no lock: " + paths.lock);
+  Lock original = parse_lock(*lock_text, paths.lock);
+  if (!dir->exists(artifact_name(o.layer, ts, Artifact::kDef)))
+    throw Error("build " + o.layer + "-" + ts + " has no locked def: " + paths.def);
+  std::vector<std::string> builder = split_command_line(o.builder);
+  if (builder.empty()) throw Error("empty builder command");
+  builder[0] = find_program(builder[0], "builder");
+
+  // The rebuild runs where the original build ran, so relative %files
+  // sources resolve the same way.
+  std::string cwd = absolute(dir->path());
+  if (auto it = original.facts.find("def-path"); it != original.facts.end()) {
+    std::string def_dir = stdfs::path(it->second).parent_path();
+    if (stdfs::is_directory(def_dir)) cwd = def_dir;
+  }
+  std::string verify_name = verify_sif_name(o.layer, ts);
+  std::string out = absolute(dir->path_of(verify_name));
+  dir->unlink(verify_name);
+  struct Remove {
+    const Dir& d;
+    std::string n;
+    ~Remove() {
+      try {
+        d.unlink(n);
+      } catch (...) {
+      }
+    }
+  } remove_rebuild{*dir, verify_name};
+
+  // The rebuild's output goes to the terminal and is appended to the log.
+  int log_fd = ::openat(dir->fd(), artifact_name(o.layer, ts, Artifact::kBuildLog).c_str(),
+                        O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+  Fd log(log_fd);
+  append_line(log.get(), "sifstore: round-trip verify of " + o.layer + "-" + ts);
+  Lock rebuilt;
+  try {
+    run_builder_build(builder, o.build_args, out, absolute(paths.def), cwd, log.get(), o.echo_fd,
+                      "verify rebuild of " + o.layer + "-" + ts, paths.build_log);
+    rebuilt = capture_lock(out, o.capture, o.builder);
+  } catch (const Error& e) {
+    store.mark_unverified(o.layer, ts, std::string("rebuild from the locked def failed: ") + e.what());
+    throw;
+  }
+  VerifyResult r;
+  r.diff = compare_locks(original, rebuilt);
+  append_line(log.get(), "sifstore: round trip: " + r.diff.summary());
+  if (r.diff.identical()) {
+    store.mark_verified(o.layer, ts);
+    r.marker = paths.verified;
+  } else {
+    store.mark_unverified(o.layer, ts, r.diff.summary());
+    r.marker = paths.unverified;
+  }
+  return r;
+}
+
+}  // namespace sifstore

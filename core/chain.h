@@ -1,0 +1,95 @@
+// The build chain: one layer from a rough definition to a published,
+// reproducible build (SPEC §4). This is what `sifstore build` runs and what
+// `add_sif_layer()` drives from Ninja.
+//
+//   1. reserve   under the layer lock: a fresh `<ts>`, and the debris of
+//                killed builds of the layer cleared.
+//   2. build     `<builder> build [build args] <partial> <def>` in the def's
+//                directory, into the hidden `.<layer>-<ts>.partial.sif`; the
+//                output streams to the terminal and to the build log. With
+//                FROM (or a `Bootstrap: localimage` def), the base is first
+//                resolved to one exact timestamped SIF, which the build and
+//                the locked def both name.
+//   3. capture   the lock of the new image (static by default).
+//   4. lock def  the locked definition (pins applied).
+//   5. publish   under the layer lock: the lock, def and rough def are in
+//                place; the SIF is renamed in last, so a visible SIF always
+//                has both. Latest moves to it unless a newer build was
+//                published meanwhile; then prune (retain).
+//   6. verify    optionally: rebuild from the locked def, compare, mark.
+//
+// The layer lock is never held while the builder runs. A failed or killed
+// build leaves the previous latest untouched and nothing visible but its
+// build log; its hidden debris is cleared by the next build or `fsck`.
+//
+// For the kill tests, $SIFSTORE_DEBUG_STOP_AT=<step> makes the process stop
+// itself (SIGSTOP) at one step: reserved, built, captured, publishing
+// (lock and def written, image not yet renamed), renamed (image visible,
+// reservation not yet released), pointed (before prune).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/capture.h"
+#include "core/lockfile.h"
+#include "core/store.h"
+
+namespace sifstore {
+
+struct BuildOptions {
+  std::string layer;
+  std::string def_path;                   // the rough definition
+  std::string builder = "apptainer";      // a command line
+  std::vector<std::string> build_args;    // extra words after `build`
+  std::optional<std::string> from_layer;  // base layer: its active build is the base
+  std::optional<int> retain;              // else config.yaml, else 10
+  bool verify = false;
+  bool pin_apt = false;
+  CaptureMethod capture = CaptureMethod::kStatic;
+  std::optional<std::string> depfile;         // write a Ninja depfile here
+  std::optional<std::string> depfile_target;  // default: the latest pointer's path
+  int echo_fd = 2;                            // build output also goes here; -1: only the log
+};
+
+struct VerifyResult {
+  LockDiff diff;
+  std::string marker;  // path of the .verified / .unverified marker written
+};
+
+struct BuildResult {
+  std::string ts;
+  ArtifactPaths paths;
+  Lock lock;
+  bool pointed = false;               // latest now names this build
+  std::vector<std::string> pruned;    // `<ts>` removed by the prune step
+  std::optional<VerifyResult> verify;
+  std::optional<std::string> base;    // the exact base SIF, for FROM builds
+};
+
+BuildResult build_layer(const Store& store, const BuildOptions& options);
+
+struct VerifyOptions {
+  std::string layer;
+  std::optional<std::string> ts;       // default: the active build
+  std::string builder = "apptainer";
+  std::vector<std::string> build_args;
+  CaptureMethod capture = CaptureMethod::kStatic;
+  int echo_fd = 2;
+};
+
+// Rebuilds a build from its locked def into a hidden temporary image,
+// captures its lock, compares it with the build's lock and writes the
+// `.verified` or `.unverified` marker (with the drift summary). The rebuilt
+// image is removed. A rebuild that fails is an Error (and marks the build
+// unverified with the reason).
+VerifyResult verify_build(const Store& store, const VerifyOptions& options);
+
+// The hidden names of a build in progress, in the layer directory.
+std::string partial_sif_name(std::string_view layer, std::string_view ts);
+std::string partial_log_name(std::string_view layer, std::string_view ts);
+std::string build_def_name(std::string_view layer, std::string_view ts);
+std::string verify_sif_name(std::string_view layer, std::string_view ts);
+
+}  // namespace sifstore

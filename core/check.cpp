@@ -1,0 +1,74 @@
+#include "core/check.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/lockfile.h"
+#include "core/names.h"
+#include "core/sha256.h"
+
+namespace sifstore {
+
+CheckResult check_layer(const Store& store, const std::string& layer,
+                        std::optional<bool> require_verified) {
+  check_layer_name(layer);
+  CheckResult r;
+  Config cfg = load_config(store.root_dir());
+  r.warnings = cfg.warnings;
+  bool required = require_verified.value_or(cfg.require_verified);
+
+  auto target = store.root_dir().read_link(pointer_name(layer));
+  if (!target)
+    throw Error("layer '" + layer + "' has no latest pointer " +
+                store.root_dir().path_of(pointer_name(layer)) + " (build it, or point-latest)");
+  auto ts = ts_from_pointer_target(layer, *target);
+  if (!ts || *target != pointer_target(layer, *ts))
+    throw Error("latest pointer of layer '" + layer + "' names " + *target +
+                ", which is not a build of the layer in this store (fix it: sifstore fsck --repair,"
+                " or point-latest)");
+  r.ts = *ts;
+  auto dir = store.layer_dir(layer);
+  std::string sif_name = artifact_name(layer, *ts, Artifact::kSif);
+  auto paths = store.paths(layer, *ts);
+  if (!dir || !dir->exists(sif_name))
+    throw Error("latest pointer of layer '" + layer + "' names a missing build: " + paths.sif);
+  if (dir->type_of(sif_name) != S_IFREG) throw Error(paths.sif + " is not a regular file");
+  r.sif = std::filesystem::absolute(paths.sif).lexically_normal();
+
+  auto lock_text = dir->read_file(artifact_name(layer, *ts, Artifact::kLock));
+  if (!lock_text) throw Error("build " + layer + "-" + *ts + " has no lock file " + paths.lock);
+  Lock lock = parse_lock(*lock_text, paths.lock);
+  if (auto it = lock.facts.find("image-sha256"); it != lock.facts.end()) {
+    std::string actual = sha256_file(paths.sif);
+    if (actual != it->second)
+      throw Error(paths.sif + " changed after it was built: its sha256 is " + actual +
+                  ", its lock recorded " + it->second);
+  } else {
+    r.warnings.push_back(paths.lock + " records no image sha256; the image cannot be checked");
+  }
+
+  if (dir->exists(artifact_name(layer, *ts, Artifact::kVerified))) {
+    r.state = "verified";
+  } else if (auto body = dir->read_file(artifact_name(layer, *ts, Artifact::kUnverified))) {
+    r.state = "unverified";
+    std::string detail = *body;
+    while (!detail.empty() && detail.back() == '\n') detail.pop_back();
+    for (auto& c : detail)
+      if (c == '\n') c = ';';
+    r.detail = detail;
+  } else {
+    r.state = "unknown";
+    r.detail = "no round-trip marker found";
+  }
+  if (r.state != "verified") {
+    std::string msg = layer + "-" + *ts + ": reproducibility unverified: " + r.detail;
+    if (required) throw Error(msg + " (verification is required; run: sifstore verify " + layer + ")");
+    r.warnings.push_back(msg);
+  }
+  return r;
+}
+
+}  // namespace sifstore

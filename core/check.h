@@ -1,0 +1,33 @@
+// The use-time gate: is the image a layer's latest pointer names fit to
+// run? `sifstore check` prints its path when it is, so jobs can write
+//   apptainer exec "$(sifstore check base --require-verified)" ...
+//
+// It fails (Error) when the layer has no pointer, the pointer names no
+// existing build or a file outside the layer, the build has no lock, the
+// image's sha256 no longer matches the one its lock recorded, or — when
+// verification is required (the flag, else images.require_verified of
+// config.yaml) — the build is not marked `.verified`. An unverified build
+// that is not required to be verified passes with a warning, as in the
+// reference tool.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/store.h"
+
+namespace sifstore {
+
+struct CheckResult {
+  std::string ts;
+  std::string sif;     // absolute path of the timestamped image
+  std::string state;   // "verified", "unverified" or "unknown"
+  std::string detail;  // the unverified marker's reason
+  std::vector<std::string> warnings;
+};
+
+CheckResult check_layer(const Store& store, const std::string& layer,
+                        std::optional<bool> require_verified);
+
+}  // namespace sifstore

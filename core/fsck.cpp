@@ -1,0 +1,165 @@
+#include "core/fsck.h"
+
+#include <sys/stat.h>
+
+#include <map>
+#include <set>
+
+#include "core/debris.h"
+#include "core/error.h"
+#include "core/layer_lock.h"
+#include "core/names.h"
+#include "core/stamp.h"
+
+namespace sifstore {
+namespace {
+
+struct TsFiles {
+  unsigned mask = 0;
+  bool sif_regular = true;
+  bool has(Artifact a) const { return mask & (1u << static_cast<unsigned>(a)); }
+};
+
+void check_layer_dir(const Store& store, const Dir& dir, const std::string& layer, bool repair,
+                     FsckReport& report) {
+  std::optional<LayerLock> lock;
+  if (repair) lock.emplace(dir);
+  auto debris = find_debris(dir, layer);
+  for (const auto& d : debris)
+    report.findings.push_back({dir.path_of(d.name), d.why,
+                               repair ? (d.keep_as.empty() ? "removed" : "kept as " + d.keep_as)
+                                      : ""});
+  if (repair) clear_debris(dir, debris);
+
+  std::map<std::string, TsFiles> builds;
+  std::set<std::string> live;
+  const std::string res_prefix = "." + layer + "-";
+  for (const auto& e : dir.scan()) {
+    if (auto p = parse_artifact_name(layer, e.name)) {
+      auto& f = builds[p->ts];
+      f.mask |= 1u << static_cast<unsigned>(p->artifact);
+      if (p->artifact == Artifact::kSif) {
+        auto t = e.type == DT_UNKNOWN ? dir.type_of(e.name) : std::optional<mode_t>();
+        f.sif_regular = e.type == DT_REG || (t && *t == S_IFREG);
+      }
+    } else if (e.name.size() == res_prefix.size() + 25 && e.name.rfind(res_prefix, 0) == 0 &&
+               e.name.compare(e.name.size() - 9, 9, ".reserved") == 0) {
+      live.insert(e.name.substr(res_prefix.size(), 16));
+    }
+  }
+  for (const auto& [ts, f] : builds) {
+    if (f.has(Artifact::kSif)) {
+      ++report.builds;
+      std::string sif = dir.path_of(artifact_name(layer, ts, Artifact::kSif));
+      if (!f.sif_regular) report.findings.push_back({sif, "image is not a regular file", ""});
+      if (!f.has(Artifact::kLock)) report.findings.push_back({sif, "build has no lock file", ""});
+      if (!f.has(Artifact::kDef)) report.findings.push_back({sif, "build has no locked def", ""});
+      continue;
+    }
+    if (live.count(ts)) continue;  // a build in progress
+    for (Artifact a : kAllArtifacts) {
+      if (!f.has(a)) continue;
+      std::string name = artifact_name(layer, ts, a);
+      std::string action;
+      if (repair && dir.unlink(name)) action = "removed";
+      report.findings.push_back({dir.path_of(name), "orphan: no image " +
+                                 artifact_name(layer, ts, Artifact::kSif), action});
+    }
+  }
+  (void)store;
+}
+
+void check_pointer(const Store& store, const std::string& layer, bool repair,
+                   FsckReport& report) {
+  const Dir& root = store.root_dir();
+  std::string name = pointer_name(layer);
+  auto target = root.read_link(name);
+  if (!target) return;
+  auto ts = ts_from_pointer_target(layer, *target);
+  std::string problem;
+  std::optional<Dir> dir;
+  try {
+    dir = store.layer_dir(layer);
+  } catch (const Error&) {
+    dir.reset();
+  }
+  if (!ts || *target != pointer_target(layer, *ts)) {
+    problem = "pointer names " + *target + ", not a build of layer '" + layer + "' in this store";
+  } else if (!dir || dir->type_of(artifact_name(layer, *ts, Artifact::kSif)) != S_IFREG) {
+    problem = "dangling pointer: " + *target + " does not exist";
+  } else {
+    return;
+  }
+  std::string action;
+  if (repair) {
+    std::optional<std::string> newest;
+    if (dir) {
+      LayerLock lock(*dir);
+      for (const auto& b : store.list(layer)) {
+        if (b.lock && b.def && dir->type_of(artifact_name(layer, b.ts, Artifact::kSif)) == S_IFREG) {
+          newest = b.ts;
+          break;
+        }
+      }
+      if (newest) {
+        root.symlink_atomic(name, pointer_target(layer, *newest));
+        action = "pointed at " + pointer_target(layer, *newest);
+      }
+    }
+    if (!newest) {
+      root.unlink(name);
+      action = "removed";
+    }
+  }
+  report.findings.push_back({root.path_of(name), problem, action});
+}
+
+}  // namespace
+
+size_t FsckReport::unrepaired() const {
+  size_t n = 0;
+  for (const auto& f : findings)
+    if (f.action.empty()) ++n;
+  return n;
+}
+
+FsckReport fsck(const Store& store, bool repair) {
+  FsckReport report;
+  const Dir& root = store.root_dir();
+  std::set<std::string> pointers;
+  for (const auto& e : root.scan()) {
+    if (e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, ".sif") == 0) {
+      std::string layer = e.name.substr(0, e.name.size() - 4);
+      if (is_valid_layer_name(layer)) {
+        if (e.type == DT_LNK) {
+          pointers.insert(layer);
+        } else if (e.type == DT_REG) {
+          report.findings.push_back(
+              {root.path_of(e.name), "a regular file where a latest pointer belongs", ""});
+        }
+      }
+      continue;
+    }
+    if (!is_valid_layer_name(e.name)) continue;
+    if (e.type == DT_LNK) {
+      report.findings.push_back({root.path_of(e.name),
+                                 "layer directory is a symlink; SifStore never follows it", ""});
+      continue;
+    }
+    if (e.type != DT_DIR && e.type != DT_UNKNOWN) continue;
+    std::optional<Dir> dir;
+    try {
+      dir = root.subdir(e.name);
+    } catch (const Error& err) {
+      report.findings.push_back({root.path_of(e.name), err.what(), ""});
+      continue;
+    }
+    if (!dir) continue;
+    ++report.layers;
+    check_layer_dir(store, *dir, e.name, repair, report);
+  }
+  for (const auto& layer : pointers) check_pointer(store, layer, repair, report);
+  return report;
+}
+
+}  // namespace sifstore

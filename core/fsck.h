@@ -1,0 +1,39 @@
+// Finding and repairing what does not belong in a store.
+//
+// fsck walks every layer and pointer of the store and reports:
+//   - debris of killed builds (core/debris.h)           repair: removed
+//   - orphan files: a lock, def, rough def, marker or
+//     build log whose image does not exist (and whose
+//     build is not in progress)                          repair: removed
+//   - builds whose image has no lock or no locked def    reported only
+//   - an image name that is not a regular file           reported only
+//   - a layer directory that is a symlink                reported only
+//   - pointers that dangle, or name something that is
+//     not a build of their layer in this store           repair: pointed at the newest
+//                                                        complete build, else removed
+// It never removes an image, and never follows a symlink.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/store.h"
+
+namespace sifstore {
+
+struct FsckFinding {
+  std::string path;
+  std::string problem;
+  std::string action;  // what --repair did ("removed", "pointed at ..."), or "" when nothing
+};
+
+struct FsckReport {
+  std::vector<FsckFinding> findings;
+  size_t layers = 0;
+  size_t builds = 0;
+  size_t unrepaired() const;  // findings without an action
+};
+
+FsckReport fsck(const Store& store, bool repair);
+
+}  // namespace sifstore

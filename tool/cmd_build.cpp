@@ -1,0 +1,204 @@
+// Build-chain commands: build, verify, check, fsck.
+#include <unistd.h>
+
+#include <optional>
+#include <ostream>
+
+#include "core/chain.h"
+#include "core/check.h"
+#include "core/error.h"
+#include "core/fsck.h"
+#include "core/names.h"
+#include "tool/command.h"
+#include "tool/output.h"
+
+namespace sifstore::tool {
+namespace {
+
+using nlohmann::json;
+
+std::string default_builder() {
+  const char* env = std::getenv("SIFSTORE_BUILDER");
+  return env && *env ? env : "apptainer";
+}
+
+json diff_json(const LockDiff& d) {
+  json changed = json::object();
+  for (const auto& [name, ab] : d.changed) changed[name] = {{"a", ab.first}, {"b", ab.second}};
+  return {{"identical", d.identical()},
+          {"changed", changed},
+          {"only_in_a", d.only_in_a},
+          {"only_in_b", d.only_in_b},
+          {"summary", d.summary()}};
+}
+
+int cmd_build(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description d("options");
+  d.add_options()("def", po::value<std::string>(), "the rough definition file (required)")
+      ("builder", po::value<std::string>(), "builder command line (default: $SIFSTORE_BUILDER, else apptainer)")
+      ("build-arg", po::value<std::vector<std::string>>()->composing(),
+       "an extra word for `<builder> build` (repeatable), e.g. --build-arg=--fakeroot")
+      ("from", po::value<std::string>(), "base layer: build on its active image and pin it")
+      ("retain", po::value<int>(), "builds kept by the prune step (default: config.yaml, else 10)")
+      ("verify", po::bool_switch(), "rebuild from the locked def and mark the build")
+      ("pin-apt", po::bool_switch(), "pin the apt packages the def installs in the locked def")
+      ("capture", po::value<std::string>()->default_value("static"), "lock capture: static or exec")
+      ("depfile", po::value<std::string>(), "write a Ninja depfile of the build's inputs here")
+      ("depfile-target", po::value<std::string>(), "the target named in the depfile"
+       " (default: the latest pointer)")
+      ("quiet,q", po::bool_switch(), "do not stream the builder's output (it is still logged)")
+      ("json", po::bool_switch(), "print the result as JSON");
+  auto vm = parse_options(ctx, find_command("build"), d, {"LAYER"}, args);
+  if (!vm) return 0;
+  if (!vm->count("def")) throw UsageError("build: --def FILE is required");
+  BuildOptions o;
+  o.layer = (*vm)["LAYER"].as<std::string>();
+  check_layer_name(o.layer);
+  o.def_path = (*vm)["def"].as<std::string>();
+  o.builder = vm->count("builder") ? (*vm)["builder"].as<std::string>() : default_builder();
+  if (vm->count("build-arg")) o.build_args = (*vm)["build-arg"].as<std::vector<std::string>>();
+  if (vm->count("from")) o.from_layer = (*vm)["from"].as<std::string>();
+  if (vm->count("retain")) {
+    o.retain = (*vm)["retain"].as<int>();
+    if (*o.retain < 0) throw UsageError("build: --retain must be 0 or more");
+  }
+  o.verify = (*vm)["verify"].as<bool>();
+  o.pin_apt = (*vm)["pin-apt"].as<bool>();
+  try {
+    o.capture = parse_capture_method((*vm)["capture"].as<std::string>());
+  } catch (const Error& e) {
+    throw UsageError(std::string("build: ") + e.what());
+  }
+  if (vm->count("depfile")) o.depfile = (*vm)["depfile"].as<std::string>();
+  if (vm->count("depfile-target")) o.depfile_target = (*vm)["depfile-target"].as<std::string>();
+  o.echo_fd = (*vm)["quiet"].as<bool>() ? -1 : STDERR_FILENO;
+
+  Store store = Store::open_or_create(ctx.root);
+  BuildResult r = build_layer(store, o);
+  if ((*vm)["json"].as<bool>()) {
+    json j = {{"layer", o.layer},
+              {"ts", r.ts},
+              {"sif", r.paths.sif},
+              {"lock", r.paths.lock},
+              {"def", r.paths.def},
+              {"build_log", r.paths.build_log},
+              {"pointed", r.pointed},
+              {"pruned", r.pruned},
+              {"base", r.base ? json(*r.base) : json(nullptr)},
+              {"packages",
+               {{"dpkg", r.lock.dpkg.size()},
+                {"pip", r.lock.pip.size()},
+                {"node", node_versions(r.lock.node).size()}}},
+              {"verify", r.verify ? diff_json(r.verify->diff) : json(nullptr)}};
+    print_json(ctx.out, j);
+    return 0;
+  }
+  ctx.out << "sifstore: built " << o.layer << "-" << r.ts << ": " << r.lock.dpkg.size()
+          << " dpkg, " << r.lock.pip.size() << " pip, " << node_versions(r.lock.node).size()
+          << " node packages; "
+          << (r.pointed ? "latest -> " + pointer_target(o.layer, r.ts)
+                        : std::string("latest left on a newer build"));
+  if (!r.pruned.empty()) ctx.out << "; pruned " << r.pruned.size();
+  if (r.verify) ctx.out << "; round trip: " << r.verify->diff.summary();
+  ctx.out << "\n";
+  return 0;
+}
+
+int cmd_verify(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description d("options");
+  d.add_options()("builder", po::value<std::string>(), "builder command line (default: $SIFSTORE_BUILDER, else apptainer)")
+      ("build-arg", po::value<std::vector<std::string>>()->composing(), "an extra word for `<builder> build`")
+      ("capture", po::value<std::string>()->default_value("static"), "lock capture: static or exec")
+      ("quiet,q", po::bool_switch(), "do not stream the builder's output")
+      ("json", po::bool_switch(), "print the comparison as JSON");
+  auto vm = parse_options(ctx, find_command("verify"), d, {"LAYER", "TS?"}, args);
+  if (!vm) return 0;
+  VerifyOptions o;
+  o.layer = (*vm)["LAYER"].as<std::string>();
+  check_layer_name(o.layer);
+  if (vm->count("TS")) {
+    o.ts = (*vm)["TS"].as<std::string>();
+    check_ts(*o.ts);
+  }
+  o.builder = vm->count("builder") ? (*vm)["builder"].as<std::string>() : default_builder();
+  if (vm->count("build-arg")) o.build_args = (*vm)["build-arg"].as<std::vector<std::string>>();
+  try {
+    o.capture = parse_capture_method((*vm)["capture"].as<std::string>());
+  } catch (const Error& e) {
+    throw UsageError(std::string("verify: ") + e.what());
+  }
+  o.echo_fd = (*vm)["quiet"].as<bool>() ? -1 : STDERR_FILENO;
+  VerifyResult r = verify_build(Store::open(ctx.root), o);
+  if ((*vm)["json"].as<bool>()) {
+    json j = diff_json(r.diff);
+    j["marker"] = r.marker;
+    print_json(ctx.out, j);
+  } else {
+    ctx.out << (r.diff.identical() ? "verified: " : "UNVERIFIED: ") << r.diff.summary() << "\n"
+            << r.marker << "\n";
+  }
+  return 0;
+}
+
+int cmd_check(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description d("options");
+  d.add_options()("require-verified", po::bool_switch(),
+                  "fail unless the build is round-trip verified (also: images.require_verified)")
+      ("json", po::bool_switch(), "print the result as JSON");
+  auto vm = parse_options(ctx, find_command("check"), d, {"LAYER"}, args);
+  if (!vm) return 0;
+  std::string layer = (*vm)["LAYER"].as<std::string>();
+  check_layer_name(layer);
+  std::optional<bool> require;
+  if ((*vm)["require-verified"].as<bool>()) require = true;
+  CheckResult r = check_layer(Store::open(ctx.root), layer, require);
+  for (const auto& w : r.warnings) ctx.err << "sifstore: warning: " << w << "\n";
+  if ((*vm)["json"].as<bool>()) {
+    print_json(ctx.out, {{"layer", layer}, {"ts", r.ts}, {"sif", r.sif}, {"state", r.state},
+                         {"detail", r.detail}});
+  } else {
+    ctx.out << r.sif << "\n";
+  }
+  return 0;
+}
+
+int cmd_fsck(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description d("options");
+  d.add_options()("repair", po::bool_switch(), "remove debris and orphans, fix pointers")
+      ("json", po::bool_switch(), "print the findings as JSON");
+  auto vm = parse_options(ctx, find_command("fsck"), d, {}, args);
+  if (!vm) return 0;
+  FsckReport r = fsck(Store::open(ctx.root), (*vm)["repair"].as<bool>());
+  if ((*vm)["json"].as<bool>()) {
+    json findings = json::array();
+    for (const auto& f : r.findings)
+      findings.push_back({{"path", f.path}, {"problem", f.problem},
+                          {"action", f.action.empty() ? json(nullptr) : json(f.action)}});
+    print_json(ctx.out, {{"layers", r.layers}, {"builds", r.builds}, {"findings", findings}});
+  } else {
+    for (const auto& f : r.findings)
+      ctx.out << f.path << ": " << f.problem << (f.action.empty() ? "" : " [" + f.action + "]")
+              << "\n";
+    ctx.out << "sifstore: fsck: " << r.layers << " layers, " << r.builds << " builds, "
+            << r.findings.size() << " findings, " << r.unrepaired() << " unrepaired\n";
+  }
+  return r.unrepaired() == 0 ? 0 : 1;
+}
+
+const CommandRegistration kRegistrations[] = {
+    CommandRegistration({"build",
+                         "build LAYER --def FILE [--builder CMD] [--build-arg ARG]... [--from LAYER]"
+                         " [--retain N] [--verify] [--capture static|exec] [--depfile FILE]",
+                         "build, capture, lock, publish, point latest, prune (and verify)",
+                         cmd_build}),
+    CommandRegistration({"verify", "verify LAYER [TS]",
+                         "rebuild from the locked def and mark the build (verified/unverified)",
+                         cmd_verify}),
+    CommandRegistration({"check", "check LAYER [--require-verified]",
+                         "use-time gate: print the image to use, fail if it is unfit", cmd_check}),
+    CommandRegistration({"fsck", "fsck [--repair]",
+                         "report (and repair) debris, orphans and bad pointers", cmd_fsck}),
+};
+
+}  // namespace
+}  // namespace sifstore::tool
