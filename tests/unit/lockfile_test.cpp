@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "support/reference_py.h"
 #include "support/temp_dir.h"
 
 namespace sifstore {
@@ -255,40 +256,14 @@ TEST(LockFile, ReadsAndWritesFiles) {
 class LockReference : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string ref = std::string(SIFSTORE_SHARED_DIR) + "/reference/scitex_lockgen.py";
-    if (!test::exists(ref)) GTEST_SKIP() << "reference not found (" << ref << "): skipped";
-    if (test::run({"python3", "-c", "pass"}).status != 0) GTEST_SKIP() << "no python3: skipped";
-    // A shim package: the reference imports a no-op decorator and a helper.
-    std::string pkg = tmp_ / "py/scitex_container";
-    test::write_file(pkg + "/__init__.py", "");
-    test::write_file(pkg + "/_compat.py", "def supports_return_as(f):\n    return f\n");
-    test::write_file(pkg + "/apptainer/__init__.py", "");
-    test::write_file(pkg + "/apptainer/_utils.py",
-                     "def detect_container_cmd():\n    return 'apptainer'\n");
-    test::write_file(pkg + "/apptainer/_lockgen.py", test::read_file(ref));
-    test::write_file(tmp_ / "driver.py", R"(import json, sys
-from scitex_container.apptainer._lockgen import Lock, compare_locks, read_lock, write_lock
-cmd = sys.argv[1]
-if cmd == "write":
-    spec = json.load(open(sys.argv[2], encoding="utf-8"))
-    write_lock(Lock(pip=spec["pip"], dpkg=spec["dpkg"], node=spec["node"]), sys.argv[3])
-elif cmd == "read":
-    l = read_lock(sys.argv[2])
-    json.dump({"pip": l.pip, "dpkg": l.dpkg, "node": l.node,
-               "version_set": l.version_set()}, sys.stdout)
-elif cmd == "compare":
-    d = compare_locks(read_lock(sys.argv[2]), read_lock(sys.argv[3]))
-    json.dump({"identical": d.identical, "summary": d.summary(), "changed": d.changed,
-               "only_in_a": d.only_in_a, "only_in_b": d.only_in_b}, sys.stdout)
-)");
+    if (!ref_.unavailable().empty()) GTEST_SKIP() << ref_.unavailable() << ": skipped";
   }
 
   nlohmann::json python(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"python3", tmp_ / "driver.py"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = test::run(argv, {"PYTHONPATH=" + (tmp_ / "py"), "PYTHONUTF8=1"});
-    EXPECT_EQ(r.status, 0) << r.err;
-    return r.status == 0 && !r.out.empty() ? nlohmann::json::parse(r.out) : nlohmann::json();
+    std::string error;
+    nlohmann::json j = ref_.run(args, &error);
+    EXPECT_EQ(error, "");
+    return j;
   }
 
   // What the reference reads from text, as JSON.
@@ -302,7 +277,8 @@ elif cmd == "compare":
     return {{"pip", l.pip}, {"dpkg", l.dpkg}, {"node", l.node}, {"version_set", l.version_set()}};
   }
 
-  TempDir tmp_;
+  test::ReferencePython ref_;
+  const TempDir& tmp_ = ref_.dir();
   int counter_ = 0;
 };
 

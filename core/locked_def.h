@@ -1,0 +1,73 @@
+// The locked definition: the rough def of a build with the versions its lock
+// captured pinned in, so that rebuilding from it reproduces the image
+// (SPEC §4 step 4).
+//
+// locked_def_text() returns the rough def's text, unchanged but for:
+//
+//   1. With options.base, for the stage that says `Bootstrap: localimage`:
+//      its `From:` line is replaced by `From: <base>` (the exact timestamped
+//      base SIF the build chain resolved, `<root>/<base>/<base>-<ts>.sif`),
+//      preceded by a comment that keeps the rough def's value. A stage
+//      without `From:` gets one after its `Bootstrap:` line. It is an Error
+//      when no stage bootstraps from a local image, or more than one does
+//      (which one would the base be?), or when the path cannot be written
+//      into a header (a '#', a line break, white space at either end).
+//
+//   2. With options.pin_apt, a generated %post stanza that re-installs, at
+//      the version the lock captured, every package that the final stage's
+//      %post (or %appinstall) installs by name with `apt-get install` or
+//      `apt install`:
+//        apt-get install -y --allow-downgrades --no-install-recommends name=version ...
+//      (running `apt-get update` first only when the package lists are gone,
+//      and removing them again afterwards). Only the packages the def names
+//      are pinned, not every dpkg package of the lock: the rest (the base
+//      image's packages and the named packages' dependencies) is fixed by
+//      the base (pinned by 1.) and is compared by the round-trip verify,
+//      whereas pinning all of them would ask apt for packages it cannot
+//      fetch (locally installed .debs, packages of which only configuration
+//      files remain) and mark every package as manually installed. A name
+//      that is already pinned (name=version), a .deb path, a release
+//      selection (name/release), a shell expansion, or a name the lock does
+//      not hold (a virtual package) is left alone.
+//
+//   3. Always, as the reference tool does: a generated %post stanza that
+//      writes every pip package of the lock that has a version into a
+//      requirements file through a quoted heredoc and installs it with the
+//      image's own pip (pip3, else pip) `install --no-deps`, adding
+//      `--break-system-packages` only when that pip knows the option
+//      (PEP 668 images: Debian 12, Ubuntu 24.04, ...). With no pip package
+//      the stanza is a no-op `:`.
+//
+// The stanzas are appended after the rough text with its trailing newlines
+// folded into one, so they land in the final stage (Apptainer concatenates
+// repeated %post sections). Pip names must be PEP 508 names and versions
+// free of white space; apt names and versions are shell-quoted when they
+// need it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/deffile.h"
+#include "core/lockfile.h"
+
+namespace sifstore {
+
+struct LockedDefOptions {
+  std::optional<std::string> base;  // exact base SIF for `Bootstrap: localimage`
+  bool pin_apt = false;             // add the apt stanza (2. above)
+};
+
+std::string locked_def_text(const DefFile& rough, const Lock& lock,
+                            const LockedDefOptions& options);
+
+// The packages the final stage's %post and %appinstall sections install with
+// `apt-get install` / `apt install`, in order of first mention, as written
+// (with any ":arch" qualifier). What the scan understands: backslash line
+// continuations, '#' comments, quotes, && || ; | separators, options before
+// and after the subcommand (-y, -q, -o X=Y, -t release, ...), and a command
+// prefixed by environment assignments, sudo or env.
+std::vector<std::string> apt_installed_packages(const DefFile& def);
+
+}  // namespace sifstore
