@@ -279,6 +279,9 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   if (base) ldo.base = base->exact;
   ldo.pin_apt = o.pin_apt;
   std::string locked = locked_def_text(def, lock, ldo);
+  // Tamper evidence: the lock records the locked def's digest, and the log
+  // (written last) the lock's; `check` and `fsck` compare them.
+  lock.facts["locked-def-sha256"] = sha256_hex(locked);
   append_line(log.get(), "sifstore: " + std::to_string(lock.dpkg.size()) + " dpkg, " +
                              std::to_string(lock.pip.size()) + " pip, " +
                              std::to_string(node_versions(lock.node).size()) +
@@ -292,6 +295,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     dir.write_file_atomic(artifact_name(o.layer, ts, Artifact::kRoughDef), def.text);
     dir.unlink(build_def_name(o.layer, ts));
     debug_stop_point("publishing");
+    append_line(log.get(), std::string(kLockDigestLogPrefix) + sha256_hex(format_lock(lock)));
     append_line(log.get(), "sifstore: published " + result.paths.sif);
     log = Fd();
     dir.rename(partial_log_name(o.layer, ts), artifact_name(o.layer, ts, Artifact::kBuildLog));

@@ -92,4 +92,8 @@ std::string partial_log_name(std::string_view layer, std::string_view ts);
 std::string build_def_name(std::string_view layer, std::string_view ts);
 std::string verify_sif_name(std::string_view layer, std::string_view ts);
 
+// The build log line that records the digest of the build's lock file:
+// "sifstore: lock-sha256: <hex>".
+inline constexpr const char* kLockDigestLogPrefix = "sifstore: lock-sha256: ";
+
 }  // namespace sifstore

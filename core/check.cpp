@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "core/chain.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/lockfile.h"
@@ -11,6 +12,36 @@
 #include "core/sha256.h"
 
 namespace sifstore {
+
+void check_companions(const Dir& dir, const std::string& layer, const std::string& ts,
+                      const std::string& lock_text, const Lock& lock,
+                      std::vector<std::string>& warnings) {
+  std::string def_name = artifact_name(layer, ts, Artifact::kDef);
+  auto def_text = dir.read_file(def_name);
+  if (!def_text) throw Error("build " + layer + "-" + ts + " has no locked def " + dir.path_of(def_name));
+  if (auto it = lock.facts.find("locked-def-sha256"); it != lock.facts.end()) {
+    std::string actual = sha256_hex(*def_text);
+    if (actual != it->second)
+      throw Error(dir.path_of(def_name) + " changed after it was built: its sha256 is " + actual +
+                  ", the lock recorded " + it->second);
+  }
+  std::string log_name = artifact_name(layer, ts, Artifact::kBuildLog);
+  std::optional<std::string> log;
+  try {
+    log = dir.read_file(log_name, 256u << 20);
+  } catch (const Error& e) {
+    warnings.push_back(e.what());
+  }
+  size_t pos = log ? log->rfind(kLockDigestLogPrefix) : std::string::npos;
+  if (pos == std::string::npos) return;  // a build made by another tool: nothing recorded
+  size_t start = pos + std::char_traits<char>::length(kLockDigestLogPrefix);
+  std::string recorded = log->substr(start, log->find('\n', start) - start);
+  std::string actual = sha256_hex(lock_text);
+  if (recorded != actual)
+    throw Error(dir.path_of(artifact_name(layer, ts, Artifact::kLock)) +
+                " changed after it was built: its sha256 is " + actual + ", the build log recorded " +
+                recorded);
+}
 
 CheckResult check_layer(const Store& store, const std::string& layer,
                         std::optional<bool> require_verified) {
@@ -49,6 +80,8 @@ CheckResult check_layer(const Store& store, const std::string& layer,
   } else {
     r.warnings.push_back(paths.lock + " records no image sha256; the image cannot be checked");
   }
+
+  check_companions(*dir, layer, *ts, *lock_text, lock, r.warnings);
 
   if (dir->exists(artifact_name(layer, *ts, Artifact::kVerified))) {
     r.state = "verified";

@@ -3,8 +3,10 @@
 //   apptainer exec "$(sifstore check base --require-verified)" ...
 //
 // It fails (Error) when the layer has no pointer, the pointer names no
-// existing build or a file outside the layer, the build has no lock, the
-// image's sha256 no longer matches the one its lock recorded, or — when
+// existing build or a file outside the layer, the build has no lock or no
+// locked def, the image's sha256 no longer matches the one its lock
+// recorded (likewise the locked def's, and the lock's own digest in the
+// build log: tamper evidence), or — when
 // verification is required (the flag, else images.require_verified of
 // config.yaml) — the build is not marked `.verified`. An unverified build
 // that is not required to be verified passes with a warning, as in the
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/lockfile.h"
 #include "core/store.h"
 
 namespace sifstore {
@@ -26,6 +29,14 @@ struct CheckResult {
   std::string detail;  // the unverified marker's reason
   std::vector<std::string> warnings;
 };
+
+// Tamper evidence for one build: its locked def must match the digest its
+// lock recorded, and its lock the digest its build log recorded (builds made
+// by other tools record neither and pass). Throws Error naming the changed
+// file; a log that cannot be read adds a warning.
+void check_companions(const Dir& layer_dir, const std::string& layer, const std::string& ts,
+                      const std::string& lock_text, const Lock& lock,
+                      std::vector<std::string>& warnings);
 
 CheckResult check_layer(const Store& store, const std::string& layer,
                         std::optional<bool> require_verified);

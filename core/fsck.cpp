@@ -5,7 +5,10 @@
 #include <map>
 #include <set>
 
+#include "core/check.h"
 #include "core/debris.h"
+#include "core/lockfile.h"
+#include "core/sha256.h"
 #include "core/error.h"
 #include "core/layer_lock.h"
 #include "core/names.h"
@@ -20,8 +23,33 @@ struct TsFiles {
   bool has(Artifact a) const { return mask & (1u << static_cast<unsigned>(a)); }
 };
 
-void check_layer_dir(const Store& store, const Dir& dir, const std::string& layer, bool repair,
-                     FsckReport& report) {
+// Tamper evidence of one complete build (check.h: check_companions), and
+// with hash_images the image's sha256 against its lock.
+void check_digests(const Dir& dir, const std::string& layer, const std::string& ts,
+                   bool hash_images, FsckReport& report) {
+  std::string lock_name = artifact_name(layer, ts, Artifact::kLock);
+  try {
+    auto text = dir.read_file(lock_name);
+    if (!text) return;
+    Lock lock = parse_lock(*text, dir.path_of(lock_name));
+    std::vector<std::string> warnings;
+    check_companions(dir, layer, ts, *text, lock, warnings);
+    auto it = lock.facts.find("image-sha256");
+    if (hash_images && it != lock.facts.end()) {
+      std::string sif = dir.path_of(artifact_name(layer, ts, Artifact::kSif));
+      std::string actual = sha256_file(sif);
+      if (actual != it->second)
+        report.findings.push_back({sif, "image changed after it was built: sha256 " + actual +
+                                            ", lock recorded " + it->second, ""});
+    }
+  } catch (const Error& e) {
+    report.findings.push_back({dir.path_of(lock_name), e.what(), ""});
+  }
+}
+
+void check_layer_dir(const Store& store, const Dir& dir, const std::string& layer,
+                     const FsckOptions& options, FsckReport& report) {
+  const bool repair = options.repair;
   std::optional<LayerLock> lock;
   if (repair) lock.emplace(dir);
   auto debris = find_debris(dir, layer);
@@ -54,6 +82,8 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
       if (!f.sif_regular) report.findings.push_back({sif, "image is not a regular file", ""});
       if (!f.has(Artifact::kLock)) report.findings.push_back({sif, "build has no lock file", ""});
       if (!f.has(Artifact::kDef)) report.findings.push_back({sif, "build has no locked def", ""});
+      if (f.has(Artifact::kLock) && f.has(Artifact::kDef) && f.sif_regular)
+        check_digests(dir, layer, ts, options.hash_images, report);
       continue;
     }
     if (live.count(ts)) continue;  // a build in progress
@@ -123,7 +153,8 @@ size_t FsckReport::unrepaired() const {
   return n;
 }
 
-FsckReport fsck(const Store& store, bool repair) {
+FsckReport fsck(const Store& store, const FsckOptions& options) {
+  const bool repair = options.repair;
   FsckReport report;
   const Dir& root = store.root_dir();
   std::set<std::string> pointers;
@@ -156,7 +187,7 @@ FsckReport fsck(const Store& store, bool repair) {
     }
     if (!dir) continue;
     ++report.layers;
-    check_layer_dir(store, *dir, e.name, repair, report);
+    check_layer_dir(store, *dir, e.name, options, report);
   }
   for (const auto& layer : pointers) check_pointer(store, layer, repair, report);
   return report;

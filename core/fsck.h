@@ -6,6 +6,9 @@
 //     build log whose image does not exist (and whose
 //     build is not in progress)                          repair: removed
 //   - builds whose image has no lock or no locked def    reported only
+//   - a locked def or lock changed after the build (the
+//     digests the lock and the build log recorded), and
+//     with hash_images an image changed after the build  reported only
 //   - an image name that is not a regular file           reported only
 //   - a layer directory that is a symlink                reported only
 //   - pointers that dangle, or name something that is
@@ -34,6 +37,11 @@ struct FsckReport {
   size_t unrepaired() const;  // findings without an action
 };
 
-FsckReport fsck(const Store& store, bool repair);
+struct FsckOptions {
+  bool repair = false;
+  bool hash_images = false;  // also recompute every image's sha256 (slow on big stores)
+};
+
+FsckReport fsck(const Store& store, const FsckOptions& options);
 
 }  // namespace sifstore

@@ -165,10 +165,14 @@ int cmd_check(Context& ctx, const std::vector<std::string>& args) {
 int cmd_fsck(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
   d.add_options()("repair", po::bool_switch(), "remove debris and orphans, fix pointers")
+      ("hash-images", po::bool_switch(), "also check every image's sha256 against its lock")
       ("json", po::bool_switch(), "print the findings as JSON");
   auto vm = parse_options(ctx, find_command("fsck"), d, {}, args);
   if (!vm) return 0;
-  FsckReport r = fsck(Store::open(ctx.root), (*vm)["repair"].as<bool>());
+  FsckOptions fo;
+  fo.repair = (*vm)["repair"].as<bool>();
+  fo.hash_images = (*vm)["hash-images"].as<bool>();
+  FsckReport r = fsck(Store::open(ctx.root), fo);
   if ((*vm)["json"].as<bool>()) {
     json findings = json::array();
     for (const auto& f : r.findings)
@@ -196,7 +200,7 @@ const CommandRegistration kRegistrations[] = {
                          cmd_verify}),
     CommandRegistration({"check", "check LAYER [--require-verified]",
                          "use-time gate: print the image to use, fail if it is unfit", cmd_check}),
-    CommandRegistration({"fsck", "fsck [--repair]",
+    CommandRegistration({"fsck", "fsck [--repair] [--hash-images]",
                          "report (and repair) debris, orphans and bad pointers", cmd_fsck}),
 };
 
