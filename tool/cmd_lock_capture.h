@@ -1,7 +1,7 @@
-// `sifstore lock capture SIF [-o FILE] [--method static|exec]`: the handler
-// of the `capture` subcommand of `sifstore lock` (tool/cmd_lock.cpp
-// dispatches to it; tool/cmd_lock_capture.cpp defines it). args are the
-// words after `capture`.
+// `sifstore lock capture SIF [-o FILE] [--method static|exec] [--builder CMD]`:
+// the handler of the `capture` subcommand of `sifstore lock` (tool/cmd_lock.cpp
+// dispatches to it; tool/cmd_lock_capture.cpp defines it). args are the words
+// after `capture`.
 #pragma once
 
 #include <string>

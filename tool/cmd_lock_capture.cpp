@@ -1,0 +1,55 @@
+// `sifstore lock capture`: write the lock of an image (core/capture.h).
+#include "tool/cmd_lock_capture.h"
+
+#include <filesystem>
+#include <ostream>
+
+#include "core/capture.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/lockfile.h"
+
+namespace sifstore::tool {
+namespace {
+
+const Command kLockCapture{
+    "lock capture", "lock capture SIF [-o FILE] [--method static|exec] [--builder CMD]",
+    "write the lock of an image: the pip, dpkg and node versions installed in it.\n"
+    "static (the default) reads them from the image's file system without running it;\n"
+    "exec runs pip freeze, dpkg-query and npm list inside it with `CMD exec`.",
+    nullptr};
+
+}  // namespace
+
+int lock_capture(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description d("options");
+  d.add_options()("output,o", po::value<std::string>(), "write the lock to FILE (default: stdout)")(
+      "method", po::value<std::string>()->default_value("static"), "static or exec")(
+      "builder", po::value<std::string>()->default_value("apptainer"),
+      "the apptainer command line for --method exec");
+  auto vm = parse_options(ctx, kLockCapture, d, {"SIF"}, args);
+  if (!vm) return 0;
+  std::string method_word = (*vm)["method"].as<std::string>();
+  if (method_word != "static" && method_word != "exec")
+    throw UsageError("lock capture: --method must be static or exec, not '" + method_word +
+                     "' (usage: sifstore " + kLockCapture.synopsis + ")");
+  std::string builder = (*vm)["builder"].as<std::string>();
+  if (builder.empty()) throw UsageError("lock capture: --builder must not be empty");
+
+  Lock lock =
+      capture_lock((*vm)["SIF"].as<std::string>(), parse_capture_method(method_word), builder);
+  if (!vm->count("output")) {
+    ctx.out << format_lock(lock);
+    return 0;
+  }
+  std::filesystem::path out((*vm)["output"].as<std::string>());
+  if (!out.has_filename()) throw Error("-o " + out.string() + ": not a file name");
+  Dir dir = Dir::open(out.has_parent_path() ? out.parent_path().string() : ".");
+  write_lock_file(dir, out.filename().string(), lock);
+  ctx.out << "wrote " << out.string() << ": " << lock.pip.size() << " pip, " << lock.dpkg.size()
+          << " dpkg, " << node_versions(lock.node).size() << " node packages ("
+          << lock.facts["captured-by"] << " capture)\n";
+  return 0;
+}
+
+}  // namespace sifstore::tool
