@@ -444,6 +444,80 @@ class ExecTest(StandinCase):
         self.assertNoTempLeft()
 
 
+class ProgramsTest(StandinCase):
+    """The programs a package manager leaves in the image, and exec finding
+    them the way the image would (PATH, #! interpreter)."""
+
+    def test_base_has_debian_layout(self):
+        root = self.path("rootfs-programs")
+        extract(self.base, root)
+        usr = os.path.join(root, "usr")
+        self.assertEqual(os.readlink(os.path.join(usr, "bin/python3")), "python3.11")
+        self.assertTrue(os.path.isfile(os.path.join(usr, "bin/python3.11")))
+        self.assertTrue(os.path.isfile(os.path.join(usr, "lib/python3.11/os.py")))
+        for pip in ("pip", "pip3"):
+            with open(os.path.join(usr, "bin", pip)) as f:
+                self.assertEqual(f.readline(), "#!/usr/bin/python3\n")
+            self.assertTrue(os.access(os.path.join(usr, "bin", pip), os.X_OK))
+        self.assertTrue(os.path.isfile(os.path.join(usr, "bin/node")))
+        npm = os.path.join(usr, "bin/npm")
+        self.assertEqual(os.readlink(npm), "../share/nodejs/npm/bin/npm-cli.js")
+        with open(npm) as f:
+            self.assertEqual(f.readline(), "#!/usr/bin/env node\n")
+        self.assertTrue(os.path.isfile(os.path.join(usr, "bin/dpkg-query")))
+
+    def test_exec_fails_exactly_when_the_program_is_absent(self):
+        cases = {
+            "apt-only": ("apt-get install -y curl", {"dpkg-query"}),
+            "pip-only": ("pip install numpy", {"pip", "pip3"}),
+            "npm-only": ("npm install -g left-pad", {"npm"}),
+            "python-only": ("apt-get install -y python3-minimal", {"dpkg-query"}),
+            "pip-removed": ("apt-get install -y python3-pip\n    pip install numpy\n"
+                            "    apt-get purge -y python3-pip", {"dpkg-query"}),
+        }
+        commands = {"pip": ["pip", "freeze"], "pip3": ["pip3", "freeze"],
+                    "npm": ["npm", "list", "-g", "--depth=0", "--json"],
+                    "dpkg-query": ["dpkg-query", "-W", "-f=${Package}=${Version}\n"]}
+        index = json.loads(json.dumps(INDEX_V1))
+        index["apt"]["python3-minimal"] = "3.11.2-1"
+        self.write_index("index-programs.json", index)
+        for name, (post, present) in cases.items():
+            self.write(name + ".def", "Bootstrap: scratch\n%%post\n    %s\n" % post)
+            self.build_ok(name + ".sif", name + ".def", index="index-programs.json")
+            for program, command in commands.items():
+                with self.subTest(image=name, program=program):
+                    res = self.exec_(self.path(name + ".sif"), *command)
+                    if program in present:
+                        self.assertEqual(res.returncode, 0, res.stderr)
+                    else:
+                        self.assertEqual((res.returncode, res.stdout), (127, ""))
+                        self.assertIn("%s: not found" % program, res.stderr)
+        self.assertEqual(self.exec_ok(self.path("pip-only.sif"), "pip", "freeze"),
+                         "numpy==2.1.0\n")
+
+    def test_exec_follows_path_and_interpreter(self):
+        # A pip whose interpreter is missing is not found; one on a PATH set
+        # by %environment is; PYTHONPATH directories are listed first.
+        os.makedirs(self.path("tools"), exist_ok=True)
+        self.write("tools/pip", "#!/opt/py/bin/python3.12\n")
+        self.write("tools/pip-broken", "#!/usr/bin/python3.9\n")
+        os.makedirs(self.path("tools/site/extra-1.0.dist-info"), exist_ok=True)
+        self.write("tools/site/extra-1.0.dist-info/METADATA",
+                   "Metadata-Version: 2.1\nName: extra\nVersion: 1.0\n")
+        self.write("tools/py", "placeholder\n")
+        self.write("env.def", "Bootstrap: scratch\n%files\n    tools/pip /opt/bin/pip\n"
+                              "    tools/py /opt/py/bin/python3.12\n"
+                              "    tools/site /opt/site\n"
+                              "    tools/pip-broken /usr/local/bin/pip3\n"
+                              "%environment\n    export PATH=/opt/bin:$PATH\n"
+                              "    export PYTHONPATH=\"/opt/site\"\n")
+        self.build_ok("env.sif", "env.def")
+        self.assertEqual(self.exec_ok(self.path("env.sif"), "pip", "freeze"), "extra==1.0\n")
+        res = self.exec_(self.path("env.sif"), "pip3", "freeze")
+        self.assertEqual(res.returncode, 127)
+        self.assertIn("pip3: not found", res.stderr)
+
+
 class FailureInjectionTest(StandinCase):
     def test_fail_env(self):
         res = self.build("fail.sif", "base.def", env={"SIFSTORE_STANDIN_FAIL": "1"})
