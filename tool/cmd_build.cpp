@@ -191,8 +191,7 @@ int cmd_fsck(Context& ctx, const std::vector<std::string>& args) {
 
 const CommandRegistration kRegistrations[] = {
     CommandRegistration({"build",
-                         "build LAYER --def FILE [--builder CMD] [--build-arg ARG]... [--from LAYER]"
-                         " [--retain N] [--verify] [--capture static|exec] [--depfile FILE]",
+                         "build LAYER --def FILE [--from LAYER] [--verify] [...]",
                          "build, capture, lock, publish, point latest, prune (and verify)",
                          cmd_build}),
     CommandRegistration({"verify", "verify LAYER [TS]",

@@ -4,6 +4,7 @@
 //
 // The store root is --root, else $SIFSTORE_ROOT, else ./containers. Exit
 // status: 0 success, 1 the operation failed, 2 usage error.
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -27,11 +28,25 @@ void print_usage(std::ostream& out) {
          "  --version    print the version\n"
          "  --help       this help; `sifstore <command> --help` for one command\n\n"
          "commands:\n";
-  size_t width = 0;
-  for (const auto& c : command_table()) width = std::max(width, c.synopsis.size());
-  for (const auto& c : command_table()) {
-    out << "  " << c.synopsis << std::string(width - c.synopsis.size() + 2, ' ') << c.summary
-        << "\n";
+  // Store commands first, then the build chain, then images and locks.
+  static const std::vector<std::string> kOrder = {
+      "stamp", "paths", "layers", "list",  "point-latest", "rollback", "prune", "protect",
+      "unprotect", "mark-verified", "mark-unverified", "build", "verify", "check", "fsck",
+      "inspect", "lock"};
+  std::vector<const sifstore::tool::Command*> commands;
+  for (const auto& name : kOrder)
+    for (const auto& c : command_table())
+      if (c.name == name) commands.push_back(&c);
+  for (const auto& c : command_table())
+    if (std::find(kOrder.begin(), kOrder.end(), c.name) == kOrder.end()) commands.push_back(&c);
+  constexpr size_t kWidth = 44;
+  for (const auto* c : commands) {
+    if (c->synopsis.size() + 2 > kWidth) {
+      out << "  " << c->synopsis << "\n" << std::string(kWidth + 2, ' ') << c->summary << "\n";
+    } else {
+      out << "  " << c->synopsis << std::string(kWidth - c->synopsis.size(), ' ') << c->summary
+          << "\n";
+    }
   }
 }
 
