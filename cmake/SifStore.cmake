@@ -1,0 +1,502 @@
+# SifStore: Apptainer images as first-class products of CMake/Ninja builds.
+# Distributed with SifStore; see README.md.
+
+#[=======================================================================[.rst:
+SifStore
+--------
+
+This module builds Apptainer images (SIF files) as products of a CMake
+project.  Each image is a *layer*: a definition file built by
+``sifstore build`` into a store, where every build is kept with a timestamp
+together with the lock file that records what is installed in it and the
+locked definition that rebuilds it.  Ninja builds a layer when, and only
+when, one of its inputs changed.
+
+It is found through the package, or comes with the source tree:
+
+.. code-block:: cmake
+
+  find_package(SifStore REQUIRED)      # installed sifstore
+  # or
+  add_subdirectory(sifstore)           # a copy of the source tree
+  # or
+  include(FetchContent)
+  FetchContent_Declare(SifStore GIT_REPOSITORY ... GIT_TAG ...)
+  FetchContent_MakeAvailable(SifStore)
+
+The module runs the ``sifstore`` executable: the one built in the same tree
+when SifStore is a subproject (target ``SifStore::sifstore``), the installed
+one found by ``find_package(SifStore)``, or ``SIFSTORE_EXECUTABLE`` when set.
+
+Commands
+^^^^^^^^
+
+.. command:: add_sif_layer
+
+  Adds a layer, built into the store from a definition file:
+
+  .. code-block:: cmake
+
+    add_sif_layer(<layer>
+                  DEF <file.def>
+                  [ROOT <dir>]
+                  [FROM <layer>]
+                  [DEPENDS <file-or-target>...]
+                  [RETAIN <n>]
+                  [VERIFY]
+                  [EXCLUDE_FROM_ALL]
+                  [BUILDER <command>...]
+                  [BUILD_ARGS <arg>...]
+                  [LAUNCHER <command>...]
+                  [JOB_POOL <pool>])
+
+  ``<layer>`` names the image: 1 to 128 characters of ``[A-Za-z0-9._-]``,
+  not starting with ``.`` or ``-``.  The names ``prune``, ``list``,
+  ``verify`` and ``point-latest`` are taken by the targets below.
+
+  The build runs ``sifstore build``, which stamps a new build
+  ``<root>/<layer>/<layer>-<ts>.sif`` (with its ``.lock``, ``.def`` and
+  ``.build.log``), moves the layer's latest pointer ``<root>/<layer>.sif``
+  to it, and prunes old builds.
+
+  ``DEF <file.def>``
+    The definition file (relative to the current source directory).
+    Required; it must exist when CMake runs.  ``sifstore`` runs the builder
+    in its directory, so relative ``%files`` sources are relative to it.
+
+  ``ROOT <dir>``
+    The store (relative to the current binary directory).  Default:
+    ``SIFSTORE_ROOT``, else ``${CMAKE_BINARY_DIR}/containers``.
+
+  ``FROM <layer>``
+    The base layer, declared by an earlier ``add_sif_layer()`` call with
+    the same ``ROOT``.  The definition must say ``Bootstrap: localimage``:
+    the build starts from the base layer's active build, and the locked
+    definition names that exact timestamped image.  The layer is rebuilt
+    whenever the base layer is.
+
+  ``DEPENDS <file-or-target>...``
+    More inputs: files whose change rebuilds the layer, or targets built
+    before it.  The definition file, its ``%files`` sources and the base
+    layer need not be listed: the build reports them to Ninja in a
+    depfile.
+
+  ``RETAIN <n>``
+    How many builds the prune step keeps besides the active one and those
+    protected with ``sifstore protect``.  Default: ``images.retain`` of the
+    store's ``config.yaml``, else 10.
+
+  ``VERIFY``
+    Rebuild from the locked definition after each build and mark the build
+    ``.verified`` or ``.unverified`` (the round trip).
+
+  ``EXCLUDE_FROM_ALL``
+    Do not build the layer with the ``all`` target.
+
+  ``BUILDER <command>...``
+    The builder command line.  Default: ``SIFSTORE_BUILDER``, else the
+    ``SIFSTORE_BUILDER`` environment variable at build time, else
+    ``apptainer``.
+
+  ``BUILD_ARGS <arg>...``
+    Extra words for ``<builder> build``, e.g. ``--fakeroot`` or
+    ``--build-arg`` ``VERSION=3``.
+
+  ``LAUNCHER <command>...``
+    A command that runs the build, e.g. ``srun -p build -c 8`` to build on
+    a cluster node.  The store and the binary directory must be visible
+    there.  Default: ``SIFSTORE_LAUNCHER``.
+
+  ``JOB_POOL <pool>``
+    The Ninja job pool of the build (see :prop_gbl:`JOB_POOLS`), e.g. to
+    build at most two layers at a time.  Default: ``SIFSTORE_JOB_POOL``.
+
+  The command defines these targets:
+
+  ``sif-<layer>``
+    Builds the layer (part of ``all`` unless ``EXCLUDE_FROM_ALL``).  Its
+    properties ``SIFSTORE_LAYER``, ``SIFSTORE_ROOT`` and ``SIFSTORE_IMAGE``
+    (the latest pointer) tell other rules where the image is, e.g.
+    ``$<TARGET_PROPERTY:sif-app,SIFSTORE_IMAGE>``.
+
+  ``sif-<layer>-prune``
+    Prunes the layer's old builds (``RETAIN``), without building.
+
+  ``sif-<layer>-point-latest``
+    Points the layer's latest pointer at its newest build, without building.
+
+  and, over all layers of the project, ``sif-prune``, ``sif-point-latest``,
+  ``sif-list`` (prints each layer's builds) and ``sif-verify`` (builds what
+  is out of date, then round-trip verifies each layer's active build).
+
+  What Ninja knows, and when a layer is rebuilt:
+
+  * The latest pointer ``<root>/<layer>.sif`` is the build's registered
+    output; a rule that uses the image can list it in its ``DEPENDS``.
+    Ninja reads the pointer's time through the symlink: that of the image
+    it names.
+  * The build's depfile lists the definition, every host file its
+    ``%files`` sections copy (a directory with everything below it) and the
+    base layer's pointer.  Touching any of them, a ``DEPENDS`` file, or
+    rebuilding the base layer rebuilds this layer and every layer built
+    ``FROM`` it, nothing else.  A second ``ninja`` does nothing.
+  * The timestamped builds are not registered outputs: ``ninja clean``
+    removes the latest pointers (symlinks) and never a build.  The next
+    ``ninja`` builds each layer again; ``ninja sif-point-latest`` instead
+    restores the pointers, after which ``ninja`` has nothing to do.
+  * Layers build in parallel, as far as ``-j`` and ``FROM`` allow; Ninja
+    prints one summary line per build (``sifstore: built <layer>-<ts>:
+    ...``), and the builder's output goes to the build log, whose path an
+    error names.  With ``SIFSTORE_USES_TERMINAL`` the builds of layers
+    without a job pool use Ninja's ``console`` pool instead: the builder's
+    output streams to the terminal, one build at a time.
+
+Variables
+^^^^^^^^^
+
+These set project-wide defaults for the arguments of the same name; set
+them before calling ``add_sif_layer()``.
+
+.. variable:: SIFSTORE_ROOT
+
+  The store of layers without ``ROOT``.
+
+.. variable:: SIFSTORE_BUILDER
+
+  The builder command line (a list) of layers without ``BUILDER``.
+
+.. variable:: SIFSTORE_LAUNCHER
+
+  The launcher command line (a list) of layers without ``LAUNCHER``.
+
+.. variable:: SIFSTORE_JOB_POOL
+
+  The job pool of layers without ``JOB_POOL``.
+
+.. variable:: SIFSTORE_USES_TERMINAL
+
+  When true, builds of layers without a job pool run in Ninja's
+  ``console`` pool and stream the builder's output.
+
+.. variable:: SIFSTORE_EXECUTABLE
+
+  The ``sifstore`` to run, overriding the one the module found.
+
+Example
+^^^^^^^
+
+.. code-block:: cmake
+
+  find_package(SifStore REQUIRED)
+  set_property(GLOBAL APPEND PROPERTY JOB_POOLS sif=2)
+  set(SIFSTORE_JOB_POOL sif)
+
+  add_sif_layer(base DEF base.def RETAIN 3)
+  add_sif_layer(python DEF python.def FROM base)
+  add_sif_layer(app DEF app.def FROM python
+                DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/app/requirements.txt
+                VERIFY)
+
+  add_test(NAME app-runs
+           COMMAND apptainer run $<TARGET_PROPERTY:sif-app,SIFSTORE_IMAGE>)
+#]=======================================================================]
+
+include_guard(GLOBAL)
+
+cmake_policy(PUSH)
+cmake_policy(VERSION 3.20...3.25)
+# DEPFILE paths are transformed for Ninja (the functions below record this
+# setting where they are defined).
+cmake_policy(SET CMP0116 NEW)
+
+# The sifstore executable for COMMAND lines, and how to depend on it.
+function(_sifstore_executable out)
+  if(SIFSTORE_EXECUTABLE)
+    set(exe "${SIFSTORE_EXECUTABLE}")
+  elseif(TARGET SifStore::sifstore)
+    # A subproject's target or the package's imported one. A generator
+    # expression naming a target adds a target-level dependency only, so
+    # rebuilding sifstore does not rebuild the images.
+    set(exe "$<TARGET_FILE:SifStore::sifstore>")
+  else()
+    find_program(SIFSTORE_EXECUTABLE sifstore
+      DOC "The sifstore executable run by add_sif_layer()")
+    if(NOT SIFSTORE_EXECUTABLE)
+      message(FATAL_ERROR
+        "add_sif_layer: cannot find sifstore. Use find_package(SifStore), "
+        "add_subdirectory() of the SifStore source tree, or set SIFSTORE_EXECUTABLE.")
+    endif()
+    set(exe "${SIFSTORE_EXECUTABLE}")
+  endif()
+  set(${out} "${exe}" PARENT_SCOPE)
+endfunction()
+
+# Joins a command (a list of words) into one command line that sifstore
+# splits back into the same words: backslashes, quotes and blanks escaped.
+function(_sifstore_command_line out)
+  set(line "")
+  foreach(word IN LISTS ARGN)
+    string(REGEX REPLACE "([\\\\'\" \t])" "\\\\\\1" word "${word}")
+    if(line STREQUAL "")
+      set(line "${word}")
+    else()
+      string(APPEND line " ${word}")
+    endif()
+  endforeach()
+  set(${out} "${line}" PARENT_SCOPE)
+endfunction()
+
+# The bootstrap agent of the last stage of a definition file, lower-cased
+# ("" when it has no Bootstrap line).
+function(_sifstore_def_bootstrap def out)
+  file(STRINGS "${def}" lines REGEX "^[Bb][Oo][Oo][Tt][Ss][Tt][Rr][Aa][Pp][ \t]*:")
+  set(agent "")
+  foreach(line IN LISTS lines)
+    string(REGEX REPLACE "^[^:]*:[ \t]*([^ \t#]*).*$" "\\1" agent "${line}")
+  endforeach()
+  string(TOLOWER "${agent}" agent)
+  set(${out} "${agent}" PARENT_SCOPE)
+endfunction()
+
+function(add_sif_layer layer)
+  set(options VERIFY EXCLUDE_FROM_ALL)
+  set(one_value ROOT DEF FROM RETAIN JOB_POOL)
+  set(multi_value DEPENDS BUILDER BUILD_ARGS LAUNCHER)
+  set(where "add_sif_layer(${layer})")
+  if(layer IN_LIST options OR layer IN_LIST one_value OR layer IN_LIST multi_value)
+    message(FATAL_ERROR
+      "add_sif_layer: the first argument is the layer name, not the keyword ${layer}")
+  endif()
+  cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
+  if(arg_UNPARSED_ARGUMENTS)
+    list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
+    message(FATAL_ERROR "${where}: unknown argument(s): ${unknown} (the keywords are "
+      "DEF ROOT FROM DEPENDS RETAIN VERIFY EXCLUDE_FROM_ALL BUILDER BUILD_ARGS LAUNCHER JOB_POOL)")
+  endif()
+  foreach(keyword IN LISTS arg_KEYWORDS_MISSING_VALUES)
+    if(keyword IN_LIST one_value)
+      message(FATAL_ERROR "${where}: ${keyword} needs a value")
+    endif()
+  endforeach()
+
+  # The layer name, as sifstore checks it.
+  string(LENGTH "${layer}" length)
+  if(NOT layer MATCHES "^[A-Za-z0-9_][A-Za-z0-9._-]*$" OR length GREATER 128)
+    message(FATAL_ERROR "${where}: invalid layer name '${layer}': a layer name is 1 to 128 "
+      "characters of A-Z a-z 0-9 . _ - and does not start with '.' or '-'")
+  endif()
+  # Names used by the all-layer targets.
+  set(reserved prune list verify point-latest)
+  if(layer IN_LIST reserved)
+    message(FATAL_ERROR "${where}: the layer name '${layer}' is taken by the target "
+      "sif-${layer}, which acts on all layers; choose another name")
+  endif()
+  get_property(declared GLOBAL PROPERTY SIFSTORE_LAYERS)
+  if(layer IN_LIST declared)
+    get_property(at GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_DECLARED_IN)
+    message(FATAL_ERROR "${where}: layer '${layer}' is already declared (in ${at})")
+  endif()
+  foreach(target sif-${layer} sif-${layer}-prune sif-${layer}-point-latest)
+    if(TARGET ${target})
+      message(FATAL_ERROR "${where}: a target named ${target} already exists; "
+        "choose another layer name")
+    endif()
+  endforeach()
+
+  # DEF
+  if(NOT DEFINED arg_DEF)
+    message(FATAL_ERROR "${where}: DEF <file.def> is required")
+  endif()
+  get_filename_component(def "${arg_DEF}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  if(NOT EXISTS "${def}" OR IS_DIRECTORY "${def}")
+    message(FATAL_ERROR "${where}: DEF file not found: ${def}")
+  endif()
+
+  # ROOT
+  if(DEFINED arg_ROOT)
+    set(root "${arg_ROOT}")
+  elseif(SIFSTORE_ROOT)
+    set(root "${SIFSTORE_ROOT}")
+  else()
+    set(root "${CMAKE_BINARY_DIR}/containers")
+  endif()
+  get_filename_component(root "${root}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  set(image "${root}/${layer}.sif")
+
+  # RETAIN
+  if(DEFINED arg_RETAIN AND NOT arg_RETAIN MATCHES "^[0-9]+$")
+    message(FATAL_ERROR "${where}: RETAIN must be a non-negative integer, got '${arg_RETAIN}'")
+  endif()
+
+  # FROM
+  set(from_args "")
+  set(from_depends "")
+  if(DEFINED arg_FROM)
+    if(arg_FROM STREQUAL layer)
+      message(FATAL_ERROR "${where}: FROM names the layer itself")
+    endif()
+    if(NOT arg_FROM IN_LIST declared)
+      message(FATAL_ERROR "${where}: FROM names layer '${arg_FROM}', which is not declared: "
+        "declare it with add_sif_layer(${arg_FROM} ...) before the layers built FROM it")
+    endif()
+    get_property(base_root GLOBAL PROPERTY SIFSTORE_LAYER_${arg_FROM}_ROOT)
+    if(NOT base_root STREQUAL root)
+      message(FATAL_ERROR "${where}: FROM layer '${arg_FROM}' is in ROOT ${base_root}, this "
+        "layer in ROOT ${root}; a layer and its base must share a store")
+    endif()
+    _sifstore_def_bootstrap("${def}" agent)
+    if(NOT agent STREQUAL "localimage" AND NOT agent MATCHES "{{")
+      message(FATAL_ERROR "${where}: with FROM, the DEF must say `Bootstrap: localimage` "
+        "(${def} says `Bootstrap: ${agent}`)")
+    endif()
+    set(from_args --from ${arg_FROM})
+    get_property(base_image GLOBAL PROPERTY SIFSTORE_LAYER_${arg_FROM}_IMAGE)
+    set(from_depends "${base_image}" sif-${arg_FROM})
+  endif()
+
+  # BUILDER, BUILD_ARGS, LAUNCHER, JOB_POOL
+  set(builder_args "")
+  if(DEFINED arg_BUILDER)
+    set(builder ${arg_BUILDER})
+  else()
+    set(builder ${SIFSTORE_BUILDER})
+  endif()
+  if(builder)
+    _sifstore_command_line(builder_line ${builder})
+    list(APPEND builder_args "--builder=${builder_line}")
+  endif()
+  foreach(word IN LISTS arg_BUILD_ARGS)
+    list(APPEND builder_args "--build-arg=${word}")
+  endforeach()
+  if(DEFINED arg_LAUNCHER)
+    set(launcher ${arg_LAUNCHER})
+  else()
+    set(launcher ${SIFSTORE_LAUNCHER})
+  endif()
+  if(DEFINED arg_JOB_POOL)
+    set(pool "${arg_JOB_POOL}")
+  else()
+    set(pool "${SIFSTORE_JOB_POOL}")
+  endif()
+
+  set(build_options "")
+  if(DEFINED arg_RETAIN)
+    list(APPEND build_options --retain ${arg_RETAIN})
+  endif()
+  if(arg_VERIFY)
+    list(APPEND build_options --verify)
+  endif()
+  set(pool_options "")
+  if(pool)
+    set(pool_options JOB_POOL ${pool})
+    list(APPEND build_options -q)
+  elseif(SIFSTORE_USES_TERMINAL)
+    set(pool_options USES_TERMINAL)
+  else()
+    list(APPEND build_options -q)
+  endif()
+
+  _sifstore_executable(sifstore)
+  set(depfile "${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/sifstore/${layer}.d")
+  file(MAKE_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/sifstore" "${root}")
+  add_custom_command(
+    OUTPUT "${image}"
+    COMMAND ${launcher} "${sifstore}" --root "${root}" build ${layer} --def "${def}"
+            ${from_args} ${builder_args} ${build_options}
+            --depfile "${depfile}" --depfile-target "${image}"
+    DEPENDS "${def}" ${from_depends} ${arg_DEPENDS}
+    DEPFILE "${depfile}"
+    WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}"
+    COMMENT "Building SIF layer ${layer}"
+    ${pool_options}
+    VERBATIM)
+
+  set(all ALL)
+  if(arg_EXCLUDE_FROM_ALL)
+    set(all "")
+  endif()
+  add_custom_target(sif-${layer} ${all} DEPENDS "${image}")
+  set_target_properties(sif-${layer} PROPERTIES
+    SIFSTORE_LAYER "${layer}" SIFSTORE_ROOT "${root}" SIFSTORE_IMAGE "${image}")
+
+  set(retain_args "")
+  if(DEFINED arg_RETAIN)
+    set(retain_args --retain ${arg_RETAIN})
+  endif()
+  add_custom_target(sif-${layer}-prune
+    COMMAND "${sifstore}" --root "${root}" prune ${layer} ${retain_args}
+    COMMENT "Pruning SIF layer ${layer}"
+    VERBATIM)
+  set(point_latest_script "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/SifStorePointLatest.cmake")
+  add_custom_target(sif-${layer}-point-latest
+    COMMAND "${CMAKE_COMMAND}" "-DSIFSTORE=${sifstore}" "-DROOT=${root}" "-DLAYER=${layer}"
+            -P "${point_latest_script}"
+    COMMENT "Pointing ${layer}.sif at the newest build"
+    VERBATIM)
+
+  # What the all-layer targets need to know.
+  set_property(GLOBAL APPEND PROPERTY SIFSTORE_LAYERS "${layer}")
+  set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_ROOT "${root}")
+  set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_IMAGE "${image}")
+  set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_DECLARED_IN "${CMAKE_CURRENT_LIST_FILE}")
+  set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_SIFSTORE "${sifstore}")
+  set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_VERIFY_COMMAND
+    ${launcher} "${sifstore}" --root "${root}" verify ${layer} ${builder_args} -q)
+  set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_POOL "${pool}")
+  get_property(scheduled GLOBAL PROPERTY SIFSTORE_AGGREGATES_SCHEDULED)
+  if(NOT scheduled)
+    set_property(GLOBAL PROPERTY SIFSTORE_AGGREGATES_SCHEDULED TRUE)
+    cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" ID sifstore_aggregates
+      CALL _sifstore_finish)
+  endif()
+endfunction()
+
+# Runs at the end of the top-level directory: checks what could not be
+# checked earlier and adds the targets that act on every layer.
+function(_sifstore_finish)
+  get_property(layers GLOBAL PROPERTY SIFSTORE_LAYERS)
+  get_property(pools GLOBAL PROPERTY JOB_POOLS)
+  set(pool_names console)
+  foreach(pool IN LISTS pools)
+    string(REGEX REPLACE "=.*$" "" pool "${pool}")
+    list(APPEND pool_names "${pool}")
+  endforeach()
+  set(prune_commands "")
+  set(point_commands "")
+  set(list_commands "")
+  set(verify_commands "")
+  set(builds "")
+  foreach(layer IN LISTS layers)
+    get_property(pool GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_POOL)
+    if(pool AND NOT pool IN_LIST pool_names AND CMAKE_GENERATOR MATCHES "Ninja")
+      get_property(at GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_DECLARED_IN)
+      message(FATAL_ERROR "add_sif_layer(${layer}) in ${at}: JOB_POOL '${pool}' is not defined; "
+        "define it with set_property(GLOBAL APPEND PROPERTY JOB_POOLS ${pool}=<n>)")
+    endif()
+    get_property(root GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_ROOT)
+    get_property(sifstore GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_SIFSTORE)
+    get_property(verify GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_VERIFY_COMMAND)
+    list(APPEND point_commands COMMAND "${CMAKE_COMMAND}" "-DSIFSTORE=${sifstore}"
+      "-DROOT=${root}" "-DLAYER=${layer}"
+      -P "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/SifStorePointLatest.cmake")
+    list(APPEND list_commands
+      COMMAND "${CMAKE_COMMAND}" -E echo "${layer} (${root}/${layer}.sif):"
+      COMMAND "${sifstore}" --root "${root}" list ${layer})
+    list(APPEND verify_commands COMMAND ${verify})
+    list(APPEND builds sif-${layer})
+  endforeach()
+  # sif-prune does not build: it depends on the prune targets only.
+  add_custom_target(sif-prune)
+  foreach(layer IN LISTS layers)
+    add_dependencies(sif-prune sif-${layer}-prune)
+  endforeach()
+  add_custom_target(sif-point-latest ${point_commands}
+    COMMENT "Pointing every SIF layer at its newest build" VERBATIM)
+  add_custom_target(sif-list ${list_commands}
+    COMMENT "Listing the builds of every SIF layer" USES_TERMINAL VERBATIM)
+  add_custom_target(sif-verify ${verify_commands}
+    COMMENT "Verifying every SIF layer (round trip)" USES_TERMINAL VERBATIM)
+  add_dependencies(sif-verify ${builds})
+endfunction()
+
+cmake_policy(POP)
