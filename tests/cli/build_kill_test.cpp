@@ -1,0 +1,247 @@
+// The build chain under failure (SPEC §4, last paragraph; §8 "kill -9 at
+// any point of a build leaves the store consistent"): a builder that fails,
+// and `kill -9` of sifstore's whole process group at each step of the chain
+// (SIFSTORE_DEBUG_STOP_AT) and while the builder runs (SIFSTORE_STANDIN_HANG).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "cli/build_fixture.h"
+
+extern char** environ;
+
+namespace sifstore::test {
+namespace {
+
+// The `<ts>` values that appear in the layer directory's names (hidden ones
+// included), other than those in `known`.
+std::set<std::string> new_ts(const std::string& dir, const std::set<std::string>& known) {
+  static const std::regex re(R"(\d{4}-\d{4}-\d{6})");
+  std::set<std::string> out;
+  for (const auto& n : list_dir(dir)) {
+    std::smatch m;
+    if (std::regex_search(n, m, re) && !known.count(m.str())) out.insert(m.str());
+  }
+  return out;
+}
+
+// A process started in its own process group, output to a file.
+class Group {
+ public:
+  Group(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+        const std::string& cwd, const std::string& out)
+      : out_(out) {
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) envs.push_back(*e);
+    envs.insert(envs.end(), env.begin(), env.end());
+    std::vector<char*> cargv, cenv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
+    cenv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setpgid(0, 0);
+      int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int null = ::open("/dev/null", O_RDONLY);
+      if (fd < 0 || null < 0 || ::chdir(cwd.c_str()) != 0) _exit(127);
+      ::dup2(null, 0);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::execve(cargv[0], cargv.data(), cenv.data());
+      _exit(127);
+    }
+    if (pid_ > 0) ::setpgid(pid_, pid_);  // either side may win the race
+  }
+  ~Group() { kill_all(); }
+
+  // Waits until the leader is stopped (state T in /proc/<pid>/stat).
+  bool wait_stopped(double seconds) {
+    return poll(seconds, [&] {
+      std::string stat;
+      try {
+        stat = read_file("/proc/" + std::to_string(pid_) + "/stat");
+      } catch (...) {
+        return false;
+      }
+      size_t paren = stat.rfind(')');
+      return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
+    });
+  }
+  // Waits until the output contains text.
+  bool wait_output(const std::string& text, double seconds) {
+    return poll(seconds, [&] { return contains(output(), text); });
+  }
+  std::string output() const {
+    try {
+      return read_file(out_);
+    } catch (...) {
+      return "";
+    }
+  }
+  // kill -9 of the whole group, then reap the leader.
+  void kill_all() {
+    if (pid_ <= 0) return;
+    ::kill(-pid_, SIGKILL);
+    int status;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+ private:
+  template <typename F>
+  bool poll(double seconds, F done) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      if (done()) return true;
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {  // it ended instead
+        pid_ = -1;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  pid_t pid_ = -1;
+  std::string out_;
+};
+
+struct KillPoint {
+  const char* name;
+  std::vector<std::string> env;
+  bool stop;        // SIFSTORE_DEBUG_STOP_AT: wait for the stop; else for the hang
+  bool now_latest;  // the killed build is latest afterwards
+  bool published;   // the killed build's image is visible afterwards
+};
+
+void PrintTo(const KillPoint& p, std::ostream* os) { *os << p.name; }
+
+const KillPoint kKillPoints[] = {
+    {"reserved", {"SIFSTORE_DEBUG_STOP_AT=reserved"}, true, false, false},
+    {"builder", {"SIFSTORE_STANDIN_HANG=60"}, false, false, false},
+    {"builder_writing",
+     {"SIFSTORE_STANDIN_HANG=60", "SIFSTORE_STANDIN_HANG_AT=sif"},
+     false,
+     false,
+     false},
+    {"built", {"SIFSTORE_DEBUG_STOP_AT=built"}, true, false, false},
+    {"captured", {"SIFSTORE_DEBUG_STOP_AT=captured"}, true, false, false},
+    {"publishing", {"SIFSTORE_DEBUG_STOP_AT=publishing"}, true, false, false},
+    {"renamed", {"SIFSTORE_DEBUG_STOP_AT=renamed"}, true, false, true},
+    {"pointed", {"SIFSTORE_DEBUG_STOP_AT=pointed"}, true, true, true},
+};
+
+class BuildKill : public BuildChainTest, public ::testing::WithParamInterface<KillPoint> {
+ protected:
+  // Starts a build of `base` that is killed at the point; returns the
+  // killed build's <ts>.
+  std::string killed_build(const KillPoint& p, const std::set<std::string>& known) {
+    Group g(argv(build_args("base", "base.def")), env(p.env), t.path(), t / "killed.out");
+    bool reached = p.stop ? g.wait_stopped(30) : g.wait_output("SIFSTORE_STANDIN_HANG", 30);
+    EXPECT_TRUE(reached) << "the build did not reach " << p.name << ":\n" << g.output();
+    g.kill_all();
+    auto fresh = new_ts(root + "/base", known);
+    EXPECT_EQ(fresh.size(), 1u) << "files of the killed build";
+    return fresh.empty() ? "" : *fresh.begin();
+  }
+};
+
+TEST_P(BuildKill, LeavesTheStoreConsistentAndFsckRepairs) {
+  const KillPoint& p = GetParam();
+  std::string ts1 = build_ok("base");
+  ASSERT_FALSE(ts1.empty());
+  std::string ts = killed_build(p, {ts1});
+  ASSERT_FALSE(ts.empty());
+
+  EXPECT_EQ(latest("base"), p.now_latest ? ts : ts1);
+  expect_every_sif_complete("base");
+  EXPECT_EQ(exists(artifact("base", ts, "sif")), p.published);
+  EXPECT_EQ(builds("base").size(), p.published ? 2u : 1u);
+
+  RunResult r = cli({"fsck"});
+  if (p.now_latest) {
+    EXPECT_EQ(r.status, 0) << r.out << r.err;  // nothing was left over
+  } else {
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_TRUE(contains(r.out, ts)) << r.out;
+  }
+  r = cli({"fsck", "--repair"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  r = cli({"fsck"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, " 0 findings")) << r.out;
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+  EXPECT_EQ(latest("base"), p.now_latest ? ts : ts1);
+  expect_every_sif_complete("base");
+  if (!p.published) {
+    for (const char* ext : {"sif", "lock", "def", "rough.def"})
+      EXPECT_FALSE(exists(artifact("base", ts, ext))) << ext;
+  }
+
+  // The store is usable: the next build publishes and becomes latest. (It
+  // may reuse the killed build's <ts> when nothing of that build is left.)
+  std::string ts3 = build_ok("base");
+  EXPECT_GE(ts3, ts);
+  EXPECT_EQ(latest("base"), ts3);
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+}
+
+TEST_P(BuildKill, TheNextBuildClearsTheDebris) {
+  const KillPoint& p = GetParam();
+  if (p.published) GTEST_SKIP() << "a published build leaves no debris to clear";
+  std::string ts1 = build_ok("base");
+  std::string ts = killed_build(p, {ts1});
+  ASSERT_FALSE(ts.empty());
+  EXPECT_FALSE(hidden_files("base").empty());  // there is debris to clear
+  std::string ts3 = build_ok("base");
+  EXPECT_EQ(latest("base"), ts3);
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+  if (ts3 != ts) {  // the killed build's <ts> is reused when nothing of it is left
+    for (const char* ext : {"sif", "lock", "def", "rough.def"})
+      EXPECT_FALSE(exists(artifact("base", ts, ext))) << ext;
+  }
+  EXPECT_EQ(builds("base"), (std::vector<std::string>{ts3, ts1}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, BuildKill, ::testing::ValuesIn(kKillPoints),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+using BuildFailure = BuildChainTest;
+
+// A builder that fails leaves the previous latest, nothing visible but the
+// failed build's log, and an error that names the log.
+TEST_F(BuildFailure, FailingBuilderLeavesOnlyItsLog) {
+  std::string ts1 = build_ok("base");
+  for (const char* at : {"post", "sif"}) {
+    SCOPED_TRACE(at);
+    auto before = snapshot(root);
+    std::set<std::string> known = new_ts(root + "/base", {});
+    auto r = build("base", "base.def", {},
+                   {"SIFSTORE_STANDIN_FAIL=1", std::string("SIFSTORE_STANDIN_FAIL_AT=") + at});
+    EXPECT_EQ(r.status, 1);
+    std::string err = error_line(r);
+    EXPECT_TRUE(contains(err, "build of base failed")) << r.err;
+    auto fresh = new_ts(root + "/base", known);
+    ASSERT_EQ(fresh.size(), 1u);
+    std::string ts = *fresh.begin();
+    std::string log = artifact("base", ts, "build.log");
+    EXPECT_TRUE(contains(err, log)) << err;
+    EXPECT_TRUE(contains(read_file(log), "SIFSTORE_STANDIN_FAIL")) << read_file(log);
+    auto after = snapshot(root);
+    after.erase("base/base-" + ts + ".build.log");
+    EXPECT_EQ(after, before);
+    EXPECT_EQ(latest("base"), ts1);
+  }
+}
+
+}  // namespace
+}  // namespace sifstore::test

@@ -1,0 +1,268 @@
+// The build chain end to end (SPEC §4): `sifstore build`, `verify`, `check`
+// with the stand-in builder. Failure, kill and bad-input cases are in
+// build_kill_test.cpp and build_input_test.cpp.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "cli/build_fixture.h"
+#include "core/lockfile.h"
+
+namespace sifstore::test {
+namespace {
+
+using nlohmann::json;
+
+Lock lock_of(const std::string& path) { return parse_lock(read_file(path), path); }
+
+using BuildCli = BuildChainTest;
+
+TEST_F(BuildCli, TwoBuildsEachCompleteLatestOnTheNewest) {
+  std::string ts1 = build_ok("base");
+  ASSERT_FALSE(ts1.empty());
+  for (const char* ext : {"sif", "lock", "def", "rough.def", "build.log"})
+    EXPECT_TRUE(exists(artifact("base", ts1, ext))) << ext;
+  EXPECT_EQ(latest("base"), ts1);
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+  EXPECT_EQ(read_file(artifact("base", ts1, "rough.def")), kBaseDef);
+  Lock l1 = lock_of(artifact("base", ts1, "lock"));
+  EXPECT_EQ(l1.pip, (std::map<std::string, std::string>{{"numpy", "2.1.0"}, {"pyyaml", "6.0.1"}}));
+  EXPECT_EQ(l1.dpkg.at("curl"), "7.88.1-10");
+  EXPECT_EQ(node_versions(l1.node), (std::map<std::string, std::string>{{"left-pad", "1.3.1"}}));
+  EXPECT_EQ(l1.facts.at("captured-by"), "static");
+  EXPECT_EQ(l1.facts.at("def-path"), t / "base.def");
+  std::string def1 = read_file(artifact("base", ts1, "def"));
+  EXPECT_TRUE(contains(def1, "numpy==2.1.0")) << def1;
+  EXPECT_TRUE(contains(def1, "pyyaml==6.0.1")) << def1;
+  EXPECT_TRUE(contains(read_file(artifact("base", ts1, "build.log")), "Setting up curl"));
+
+  // The index moves on; the second build gets the new versions.
+  set_index(index_v2());
+  std::string ts2 = build_ok("base");
+  ASSERT_FALSE(ts2.empty());
+  EXPECT_GT(ts2, ts1);
+  for (const char* ext : {"sif", "lock", "def", "rough.def", "build.log"})
+    EXPECT_TRUE(exists(artifact("base", ts2, ext))) << ext;
+  EXPECT_EQ(latest("base"), ts2);
+  EXPECT_EQ(builds("base"), (std::vector<std::string>{ts2, ts1}));
+  Lock l2 = lock_of(artifact("base", ts2, "lock"));
+  EXPECT_EQ(l2.pip.at("numpy"), "2.2.0");
+  EXPECT_EQ(l2.dpkg.at("curl"), "8.0.0-1");
+  EXPECT_EQ(node_versions(l2.node).at("left-pad"), "1.4.0");
+  EXPECT_EQ(lock_of(artifact("base", ts1, "lock")), l1);  // the first build is untouched
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+}
+
+TEST_F(BuildCli, RetainFromTheOptionAndFromConfig) {
+  std::string ts1 = build_ok("base");
+  std::string ts2 = build_ok("base");
+  auto r = build("base", "base.def", {"--retain", "1", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json j = json::parse(r.out);
+  std::string ts3 = j["ts"];
+  // ts3 is active and does not count; of ts1, ts2 the newest one stays.
+  EXPECT_EQ(j["pruned"], json::array({ts1}));
+  EXPECT_EQ(builds("base"), (std::vector<std::string>{ts3, ts2}));
+  for (const char* ext : {"sif", "lock", "def", "rough.def", "build.log"})
+    EXPECT_FALSE(exists(artifact("base", ts1, ext))) << ext;
+
+  write_file(root + "/config.yaml", "images:\n  retain: 1\n");
+  std::string ts4 = build_ok("base");
+  EXPECT_EQ(builds("base"), (std::vector<std::string>{ts4, ts3}));
+  write_file(root + "/config.yaml", "images:\n  retain: 3\n");
+  std::string ts5 = build_ok("base");
+  EXPECT_EQ(builds("base"), (std::vector<std::string>{ts5, ts4, ts3}));
+  // The option overrides the config.
+  std::string ts6 = build_ok("base", "base.def", {"--retain", "1"});
+  EXPECT_EQ(builds("base"), (std::vector<std::string>{ts6, ts5}));
+  EXPECT_EQ(latest("base"), ts6);
+}
+
+TEST_F(BuildCli, VerifyMarksVerifiedWhenNothingDrifted) {
+  auto r = build("base", "base.def", {"--verify", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json j = json::parse(r.out);
+  std::string ts = j["ts"];
+  EXPECT_EQ(j["verify"]["identical"], true);
+  EXPECT_TRUE(exists(artifact("base", ts, "verified")));
+  EXPECT_FALSE(exists(artifact("base", ts, "unverified")));
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});  // the rebuild is gone
+  r = cli({"check", "base", "--require-verified"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, artifact("base", ts, "sif") + "\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(BuildCli, VerifyNamesTheDriftedAptPackage) {
+  std::string ts = build_ok("base");
+  // pip moved too, but the locked def pins pip: only apt drifts.
+  json v = index_v1();
+  v["apt"]["curl"].push_back("8.0.0-1");
+  v["pip"]["numpy"].push_back("2.2.0");
+  set_index(v);
+  auto r = cli({"verify", "base", "--builder", kStandin});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "UNVERIFIED")) << r.out;
+  ASSERT_TRUE(exists(artifact("base", ts, "unverified")));
+  EXPECT_FALSE(exists(artifact("base", ts, "verified")));
+  std::string reason = read_file(artifact("base", ts, "unverified"));
+  EXPECT_TRUE(contains(reason, "curl")) << reason;
+  EXPECT_FALSE(contains(reason, "numpy")) << reason;
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+
+  r = cli({"check", "base"});  // usable, with a warning
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, artifact("base", ts, "sif") + "\n");
+  EXPECT_TRUE(contains(r.err, "unverified")) << r.err;
+  r = cli({"check", "base", "--require-verified"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(contains(error_line(r), "curl")) << r.err;
+}
+
+TEST_F(BuildCli, VerifyNamesTheDriftedNpmPackage) {
+  std::string ts = build_ok("base");
+  json v = index_v1();
+  v["npm"]["left-pad"].push_back("1.4.0");
+  set_index(v);
+  auto r = cli({"verify", "base", ts, "--builder", kStandin, "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["identical"], false);
+  EXPECT_EQ(j["changed"]["node:left-pad"], (json{{"a", "1.3.1"}, {"b", "1.4.0"}}));
+  EXPECT_TRUE(contains(read_file(artifact("base", ts, "unverified")), "left-pad"));
+  // Verified again once the index is back: the markers are exclusive.
+  set_index(index_v1());
+  r = cli({"verify", "base", "--builder", kStandin});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(exists(artifact("base", ts, "verified")));
+  EXPECT_FALSE(exists(artifact("base", ts, "unverified")));
+}
+
+TEST_F(BuildCli, VerifyOnlyPipMovedStaysVerified) {
+  std::string ts = build_ok("base");
+  json v = index_v1();
+  v["pip"]["numpy"].push_back("2.2.0");
+  v["pip"]["PyYAML"] = json::array({"6.0.1", "6.0.2"});
+  set_index(v);
+  auto r = cli({"verify", "base", "--builder", kStandin});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(exists(artifact("base", ts, "verified"))) << r.out;
+}
+
+TEST_F(BuildCli, CheckRefusesWhatItMust) {
+  auto r = cli({"check", "base"});  // no store yet, no pointer
+  EXPECT_EQ(r.status, 1);
+  std::string ts = build_ok("base");
+  std::string sif = artifact("base", ts, "sif");
+
+  // An unmarked build: usable with a warning, refused when verification is required.
+  r = cli({"check", "base"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, sif + "\n");
+  EXPECT_TRUE(contains(r.err, "sifstore: warning:")) << r.err;
+  r = cli({"check", "base", "--require-verified"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(error_line(r), "no round-trip marker")) << r.err;
+  write_file(root + "/config.yaml", "images:\n  require_verified: true\n");
+  r = cli({"check", "base"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(error_line(r), "verification is required")) << r.err;
+  ::unlink((root + "/config.yaml").c_str());
+  r = cli({"check", "--json", "base"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["state"], "unknown");
+
+  // The image changed after it was built.
+  {
+    std::ofstream f(sif, std::ios::app | std::ios::binary);
+    f << '\0';
+  }
+  r = cli({"check", "base"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(error_line(r), "changed after it was built")) << r.err;
+  EXPECT_EQ(r.out, "");
+
+  // No lock.
+  std::string ts2 = build_ok("base");
+  ::unlink(artifact("base", ts2, "lock").c_str());
+  r = cli({"check", "base"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(error_line(r), "has no lock")) << r.err;
+
+  // A dangling pointer, and none at all.
+  ::unlink((root + "/base.sif").c_str());
+  make_pointer(root, "base", "base/base-2020-0101-000000.sif");
+  r = cli({"check", "base"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(error_line(r), "missing build")) << r.err;
+  ::unlink((root + "/base.sif").c_str());
+  make_pointer(root, "base", "/etc/passwd");
+  r = cli({"check", "base"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(error_line(r), "not a build of the layer")) << r.err;
+  ::unlink((root + "/base.sif").c_str());
+  r = cli({"check", "base"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(error_line(r), "has no latest pointer")) << r.err;
+}
+
+TEST_F(BuildCli, FromLayerPinsTheExactBaseImage) {
+  std::string base_ts = build_ok("base");
+  write_file(t / "app.def",
+             "Bootstrap: localimage\nFrom: containers/base.sif\n\n%post\n"
+             "    pip install --no-deps numpy==1.26.4\n    apt-get install -y curl=7.88.1-9\n");
+  auto r = build("app", "app.def", {"--from", "base", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json j = json::parse(r.out);
+  std::string ts = j["ts"];
+  std::string exact = root + "/base/base-" + base_ts + ".sif";
+  EXPECT_EQ(j["base"], exact);
+  std::string def = read_file(artifact("app", ts, "def"));
+  EXPECT_TRUE(contains(def, "From: " + exact + "\n")) << def;
+  EXPECT_FALSE(contains(def, "From: containers/base.sif")) << def;
+  Lock lock = lock_of(artifact("app", ts, "lock"));
+  EXPECT_EQ(lock.facts.at("base-image"), exact);
+  EXPECT_TRUE(contains(read_file(artifact("app", ts, "lock")), "# base-image: " + exact + "\n"));
+  // The image holds the base's packages and its own.
+  EXPECT_EQ(lock.pip.at("numpy"), "1.26.4");
+  EXPECT_EQ(lock.pip.at("pyyaml"), "6.0.1");
+  EXPECT_EQ(lock.dpkg.at("curl"), "7.88.1-9");
+  EXPECT_EQ(lock.dpkg.at("zlib1g"), "1:1.2.13.dfsg-1");
+  EXPECT_EQ(node_versions(lock.node).at("left-pad"), "1.3.1");
+  // The rough def keeps what the user wrote.
+  EXPECT_EQ(read_file(artifact("app", ts, "rough.def")), read_file(t / "app.def"));
+
+  // A newer base does not change what the app build was made from.
+  std::string base_ts2 = build_ok("base");
+  EXPECT_NE(base_ts2, base_ts);
+  EXPECT_TRUE(contains(read_file(artifact("app", ts, "def")), "From: " + exact + "\n"));
+  r = cli({"verify", "app", "--builder", kStandin});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(exists(artifact("app", ts, "verified"))) << r.out;
+}
+
+TEST_F(BuildCli, DepfileListsDefFilesSourcesAndBasePointer) {
+  build_ok("base", "base.def", {"--depfile", t / "base.d"});
+  std::string d = read_file(t / "base.d");
+  EXPECT_EQ(d.rfind(root + "/base.sif:", 0), 0u) << d;
+  EXPECT_TRUE(contains(d, t / "base.def")) << d;
+  EXPECT_TRUE(contains(d, t / "data/hello.txt")) << d;
+
+  write_file(t / "conf/app.conf", "x=1\n");
+  write_file(t / "app.def",
+             "Bootstrap: localimage\nFrom: containers/base.sif\n%files\n"
+             "    conf/app.conf /etc/app.conf\n");
+  build_ok("app", "app.def",
+           {"--from", "base", "--depfile", t / "app.d", "--depfile-target", "app.stamp"});
+  d = read_file(t / "app.d");
+  EXPECT_EQ(d.rfind("app.stamp:", 0), 0u) << d;
+  EXPECT_TRUE(contains(d, t / "app.def")) << d;
+  EXPECT_TRUE(contains(d, t / "conf/app.conf")) << d;
+  EXPECT_TRUE(contains(d, root + "/base.sif")) << d;
+  EXPECT_FALSE(contains(d, "/base/base-")) << d;  // the pointer, not the timestamped image
+}
+
+}  // namespace
+}  // namespace sifstore::test
