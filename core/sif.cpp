@@ -129,6 +129,13 @@ bool within(int64_t offset, int64_t size, uint64_t file_size) {
   return o <= file_size && s <= file_size - o;
 }
 
+// "a-b" for the bytes [offset, offset + size), computed without overflow
+// (the values come from the file and may be anything).
+std::string byte_range(int64_t offset, int64_t size) {
+  return std::to_string(offset) + "-" +
+         std::to_string(static_cast<uint64_t>(offset) + static_cast<uint64_t>(size));
+}
+
 std::string describe(const SifDescriptor& d) {
   return "descriptor ID " + std::to_string(d.id) + " (" + sif_data_type_name(d.data_type) + ")";
 }
@@ -336,8 +343,7 @@ void SifImage::load() {
                 " is too small for " + std::to_string(hd.descriptors_total) + " descriptors");
   if (!within(hd.descriptors_offset, table_bytes, size))
     throw Error(path_ + ": truncated SIF image: the descriptor table (bytes " +
-                std::to_string(hd.descriptors_offset) + "-" +
-                std::to_string(hd.descriptors_offset + table_bytes) +
+                byte_range(hd.descriptors_offset, table_bytes) +
                 ") runs past the end of the file (" + std::to_string(size) + " bytes)");
   if (!within(hd.data_offset, hd.data_size, size))
     throw Error(path_ + ": truncated SIF image: the data section (offset " +
@@ -396,9 +402,8 @@ void SifImage::load() {
                   std::to_string(d.offset) + ", " + std::to_string(d.size) + ")");
     if (!within(d.offset, d.size, size))
       throw Error(path_ + ": truncated or corrupt SIF: " + describe(d) +
-                  " points past the end of the file (object at bytes " + std::to_string(d.offset) +
-                  "-" + std::to_string(d.offset + d.size) + ", file is " + std::to_string(size) +
-                  " bytes)");
+                  " points past the end of the file (object at bytes " +
+                  byte_range(d.offset, d.size) + ", file is " + std::to_string(size) + " bytes)");
     descriptors_.push_back(std::move(d));
   }
 }

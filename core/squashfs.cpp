@@ -283,6 +283,15 @@ SquashfsImage SquashfsImage::open(const SifImage& sif, const SifDescriptor& part
                 " bytes but the partition holds only " + std::to_string(f.size) +
                 " (truncated image?)");
 
+  // libsquashfs allocates the whole fragment table up front from this count;
+  // every fragment is a block of at least one byte inside the file system,
+  // so a larger count is corruption (and must not become a huge allocation).
+  if (impl->super.fragment_entry_count > impl->super.bytes_used)
+    throw Error(impl->where + ": the super block claims " +
+                std::to_string(impl->super.fragment_entry_count) +
+                " fragments in a file system of " + std::to_string(impl->super.bytes_used) +
+                " bytes (corrupt file system)");
+
   sqfs_compressor_config_t cfg;
   impl->check(
       sqfs_compressor_config_init(&cfg, static_cast<SQFS_COMPRESSOR>(impl->super.compression_id),

@@ -271,6 +271,13 @@ TEST_F(MadeSif, DescriptorPastTheEnd) {
       << e;
   e = error_of(patched("size.sif", slot + 25, le64(INT64_MAX)));
   EXPECT_NE(e.find("points past the end"), std::string::npos) << e;
+  // Offset and size each within range, their sum not (found by sif_fuzz).
+  std::string both = bytes_;
+  both.replace(slot + 17, 8, le64(INT64_MAX / 2 + 7));
+  both.replace(slot + 25, 8, le64(INT64_MAX / 2 + 9));
+  test::write_file(dir_ / "sum.sif", both);
+  e = error_of(dir_ / "sum.sif");
+  EXPECT_NE(e.find("points past the end"), std::string::npos) << e;
   e = error_of(patched("negative.sif", slot + 25, le64(-5)));
   EXPECT_NE(e.find("negative offset or size"), std::string::npos) << e;
   e = error_of(patched("total.sif", 88, le64(INT64_MAX / 2)));

@@ -172,6 +172,16 @@ TEST_F(SquashfsTest, CorruptFileSystemsAreErrorsNamingTheSif) {
             std::string::npos)
       << e;
 
+  // A fragment count no file system of this size can hold (libsquashfs
+  // would allocate the table for it up front).
+  std::string fragments = bytes;
+  fragments.replace(at + 16, 4, std::string("\xff\xff\xff\x7f", 4));
+  e = error_of(fragments, "fragments.sif");
+  EXPECT_NE(e.find("fragments.sif: squashfs partition (descriptor ID 2): the super block claims "
+                   "2147483647 fragments"),
+            std::string::npos)
+      << e;
+
   // Garbage over the inode and directory tables.
   std::string garbage = bytes;
   for (size_t i = at + 96; i < static_cast<size_t>(part.offset + part.size); i += 7)
