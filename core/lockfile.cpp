@@ -143,6 +143,15 @@ std::string ascii_lower(std::string_view s) {
   return out;
 }
 
+// ASCII letters and digits, and the given punctuation.
+bool is_package_name(std::string_view s, std::string_view punct) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && punct.find(c) == std::string_view::npos)
+      return false;
+  return true;
+}
+
 bool is_ascii(std::string_view s) {
   for (char c : s)
     if (static_cast<unsigned char>(c) >= 0x80) return false;
@@ -285,9 +294,9 @@ Lock parse_lock(std::string_view text, const std::string& source) {
         if (raw_name.empty())
           throw Error(where(source, lineno) + "pip line '" + std::string(stripped) +
                       "' has no package name before '=='");
-        if (!is_ascii(raw_name))
+        if (!is_package_name(raw_name, "._-"))
           throw Error(where(source, lineno) + "pip package name '" + std::string(raw_name) +
-                      "' is not ASCII (package names are ASCII letters, digits, '.', '_', '-')");
+                      "' is not a package name: expected ASCII letters, digits, '.', '_', '-'");
         name = ascii_lower(raw_name);
         version = std::string(py_strip(stripped.substr(eq + 2)));
       } else {
@@ -308,6 +317,9 @@ Lock parse_lock(std::string_view text, const std::string& source) {
       if (name.empty())
         throw Error(where(source, lineno) + "dpkg line '" + std::string(stripped) +
                     "' has no package name before '='");
+      if (!is_package_name(name, "+.-_:"))
+        throw Error(where(source, lineno) + "dpkg package name '" + name +
+                    "' is not a package name: expected ASCII letters, digits, '+', '.', '-'");
       if (auto seen = dpkg_line.find(name); seen != dpkg_line.end())
         throw Error(where(source, lineno) + "dpkg package '" + name +
                     "' given twice (first at line " + std::to_string(seen->second) + ")");

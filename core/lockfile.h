@@ -25,8 +25,9 @@
 //   - a non-blank line before the first section;
 //   - a section other than [pip], [dpkg], [node], or one given twice;
 //   - a [dpkg] line without '=', a pip or dpkg line with an empty name, a
-//     non-ASCII pip name (PEP 508 names are ASCII, and only ASCII
-//     lower-casing is the same in every tool), a name given twice;
+//     name that is no package name (pip: PEP 508's ASCII letters, digits,
+//     '.', '_', '-', so lower-casing is the same in every tool; dpkg:
+//     letters, digits, '+', '.', '-', '_', ':'), a name given twice;
 //   - a [node] section that is not JSON.
 // Facts are comment lines of the form "# key: value" with a key of lower-case
 // letters, digits and '-'; other comments are ignored, as the reference does.

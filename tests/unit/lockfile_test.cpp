@@ -97,7 +97,10 @@ TEST(LockParse, BadInputNamesFileAndLine) {
            {"[pip]\na==1\n\nA==2\n", "x.lock:4: pip package 'a' given twice (first at line 2)"},
            {"[dpkg]\na=1\na=1\n", "x.lock:3: dpkg package 'a' given twice (first at line 2)"},
            {"[pip]\n[dpkg]\n[pip]\n", "x.lock:3: section [pip] given twice (first at line 1)"},
-           {"[pip]\ncaf\xc3\xa9==1\n", "x.lock:2: pip package name 'caf\xc3\xa9' is not ASCII"},
+           {"[pip]\ncaf\xc3\xa9==1\n", "x.lock:2: pip package name 'caf\xc3\xa9' is not a package"},
+           // Found by lock_fuzz: a name that would read back as a section.
+           {"[pip]\n[dpkg]==\n", "x.lock:2: pip package name '[dpkg]' is not a package name"},
+           {"[dpkg]\n[pip] x=1\n", "x.lock:2: dpkg package name '[pip] x' is not a package"},
            {"[pip]\na==1\n[node]\n{\"dependencies\": \n",
             "x.lock:3: the [node] section is not JSON"},
            {"[pip]\n\xff\xfe\n", "x.lock:2: not UTF-8 text"},
