@@ -48,12 +48,12 @@ cannot_run() {
 
 stop() {
   [ -f "$dir/pids" ] || return 0
-  local name pid i
+  local name pid
   # Reverse order of start: slurmd, slurmctld, munged.
   tac "$dir/pids" | while read -r name pid; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null
-      for i in $(seq 1 50); do
+      for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
       done
@@ -124,8 +124,7 @@ start() {
     --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" \
     >"$dir/munged.out" 2>&1 &
   started munged $!
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     [ -S "$dir/munge/munge.socket" ] && break
     kill -0 "$!" 2>/dev/null || cannot_run "munged exited"
     sleep 0.1
@@ -181,7 +180,7 @@ EOF
   (cd "$dir" && exec slurmctld -D -f "$dir/slurm.conf") >"$dir/slurmctld.out" 2>&1 &
   local ctld=$!
   started slurmctld $ctld
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     scontrol ping >/dev/null 2>&1 && break
     kill -0 $ctld 2>/dev/null || cannot_run "slurmctld exited"
     sleep 0.2
@@ -192,7 +191,7 @@ EOF
   local slurmd=$!
   started slurmd $slurmd
   local state=""
-  for i in $(seq 1 150); do
+  for _ in $(seq 1 150); do
     state=$(sinfo -h -n localhost -o %T 2>/dev/null)
     [ "$state" = idle ] && break
     kill -0 $slurmd 2>/dev/null || cannot_run "slurmd exited"
@@ -202,6 +201,7 @@ EOF
 
   # A job step must really run (slurmstepd may be refused where slurmd was not).
   local out
+  # shellcheck disable=SC2016  # expanded in the job
   out=$(timeout 60 srun -n1 -t 1 sh -c 'echo "job $SLURM_JOB_ID on $SLURMD_NODENAME"' 2>&1)
   case $out in
     "job "[0-9]*" on localhost") log "Slurm is up ($(sinfo -V)): $out" ;;

@@ -81,8 +81,7 @@ job_record() { grep -E "^JobId=$1 " "$jobcomp" || true; }
 job_state() { job_record "$1" | sed -n 's/.* JobState=\([A-Z_]*\).*/\1/p'; }
 # Waits (at most 20 s) until Slurm has recorded the end of a job.
 wait_job_record() {
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     [ -n "$(job_state "$1")" ] && return 0
     sleep 0.2
   done
@@ -148,8 +147,9 @@ sleep 1  # a newer mtime than the last build's outputs
 touch "$project/tools.def"
 timeout 300 "$NINJA" -C "$build" -j2 >"$work/ninja3.log" 2>&1 ||
   { cat "$work/ninja3.log"; fail "ninja after touching tools.def failed"; }
-[ "$(active_ts base)" = "$base_ts" ] && [ "$(active_ts other)" = "$other_ts" ] ||
+if [ "$(active_ts base)" != "$base_ts" ] || [ "$(active_ts other)" != "$other_ts" ]; then
   fail "touching tools.def rebuilt base or other"
+fi
 [ "$(active_ts tools)" != "$tools_ts" ] || fail "touching tools.def did not rebuild tools"
 for layer in tools app; do
   id=$(job_of_log "$store/$layer/$layer-$(active_ts $layer).build.log")
@@ -178,8 +178,9 @@ id=$(job_of_log "${logs[0]}")
 wait_job_record "$id"
 [ "$(job_state "$id")" = FAILED ] || fail "the failed build's job $id is $(job_state "$id")"
 sifs=("$store"/fails/*.sif)
-[ ${#sifs[@]} -eq 0 ] && [ ! -e "$store/fails.sif" ] && [ ! -L "$store/fails.sif" ] ||
+if [ ${#sifs[@]} -ne 0 ] || [ -e "$store/fails.sif" ] || [ -L "$store/fails.sif" ]; then
   fail "a failed build published something: ${sifs[*]}"
+fi
 echo "fails: Slurm job $id, FAILED; nothing published"
 
 # --- a cancelled job -------------------------------------------------------------
@@ -189,7 +190,7 @@ SIFSTORE_STANDIN_HANG=300 SIFSTORE_STANDIN_LOG=$work/standin-hangs.log \
   timeout 300 "$NINJA" -C "$build" sif-hangs >"$work/ninja-hangs.log" 2>&1 &
 background=$!
 id=""
-for i in $(seq 1 300); do
+for _ in $(seq 1 300); do
   id=$(squeue -h -n sifstore-hangs -t R -o %i 2>/dev/null | head -n 1)
   partial=("$store"/hangs/.hangs-*.build.log.partial)
   if [ -n "$id" ] && [ ${#partial[@]} -eq 1 ] && grep -q "sleeping" "${partial[0]}"; then
@@ -205,7 +206,7 @@ builder_pid=$(sed -n 's/.*"pid": \([0-9]*\).*/\1/p' "$work/standin-hangs.log" | 
 [ -n "$builder_pid" ] || fail "no builder pid in $work/standin-hangs.log"
 scancel "$id"
 rc=0
-for i in $(seq 1 300); do
+for _ in $(seq 1 300); do
   kill -0 $background 2>/dev/null || break
   sleep 0.2
 done
@@ -215,14 +216,15 @@ background=""
 [ $rc -ne 0 ] || { cat "$work/ninja-hangs.log"; fail "ninja sif-hangs succeeded after scancel"; }
 wait_job_record "$id"
 [ "$(job_state "$id")" = CANCELLED ] || fail "job $id is $(job_state "$id"), not CANCELLED"
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
   kill -0 "$builder_pid" 2>/dev/null || break
   sleep 0.2
 done
 kill -0 "$builder_pid" 2>/dev/null && fail "the builder (pid $builder_pid) outlived its cancelled job"
 sifs=("$store"/hangs/*.sif)
-[ ${#sifs[@]} -eq 0 ] && [ ! -e "$store/hangs.sif" ] && [ ! -L "$store/hangs.sif" ] ||
+if [ ${#sifs[@]} -ne 0 ] || [ -e "$store/hangs.sif" ] || [ -L "$store/hangs.sif" ]; then
   fail "a cancelled build published something: ${sifs[*]}"
+fi
 leftover=()
 for f in "$store"/hangs/.*; do
   case ${f##*/} in . | .. | .sifstore-lock) ;; *) leftover+=("${f##*/}") ;; esac
