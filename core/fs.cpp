@@ -113,6 +113,14 @@ Dir Dir::subdir_or_create(const std::string& name) const {
 }
 
 std::vector<DirEntry> Dir::scan() const {
+  std::vector<DirEntry> out;
+  scan([&](std::string_view name, unsigned char type) {
+    out.push_back(DirEntry{std::string(name), type});
+  });
+  return out;
+}
+
+void Dir::scan(const std::function<void(std::string_view, unsigned char)>& visit) const {
   // fdopendir takes ownership of the descriptor it is given: hand it a dup
   // positioned at the start.
   int dupfd = ::openat(fd_.get(), ".", kDirFlags);
@@ -123,17 +131,19 @@ std::vector<DirEntry> Dir::scan() const {
     ::close(dupfd);
     throw system_error("cannot read directory " + path_, err);
   }
-  std::vector<DirEntry> out;
-  errno = 0;
-  while (struct dirent* e = ::readdir(d)) {
+  struct Closer {
+    DIR* d;
+    ~Closer() { ::closedir(d); }
+  } closer{d};
+  for (;;) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (!e) break;
     const char* n = e->d_name;
     if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
-    out.push_back(DirEntry{n, e->d_type});
+    visit(n, e->d_type);
   }
-  int err = errno;
-  ::closedir(d);
-  if (err != 0) throw system_error("cannot read directory " + path_, err);
-  return out;
+  if (errno != 0) throw system_error("cannot read directory " + path_);
 }
 
 std::optional<mode_t> Dir::type_of(const std::string& name) const {

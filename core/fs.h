@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,10 @@ class Dir {
   // One pass of readdir over the directory: no stat of any entry. "." and
   // ".." are left out.
   std::vector<DirEntry> scan() const;
+  // The same pass, handing each entry's name and type to visit() instead of
+  // collecting them: no allocation per entry, for directories of many
+  // thousands of files. The name is valid only during the call.
+  void scan(const std::function<void(std::string_view name, unsigned char type)>& visit) const;
 
   // lstat-like: the file type of an entry without following a symlink
   // (S_IFREG, S_IFLNK, ...), or nullopt when it does not exist.

@@ -3,10 +3,11 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <map>
-#include <unordered_map>
 
 #include "core/error.h"
 #include "core/layer_lock.h"
@@ -24,15 +25,23 @@ struct ScannedBuild {
 
 // The readdir type of an entry; DT_UNKNOWN (filesystems that do not say) is
 // resolved with one lstat.
-unsigned char entry_type(const Dir& dir, const DirEntry& e) {
-  if (e.type != DT_UNKNOWN) return e.type;
-  auto t = dir.type_of(e.name);
+unsigned char entry_type(const Dir& dir, const std::string& name, unsigned char type) {
+  if (type != DT_UNKNOWN) return type;
+  auto t = dir.type_of(name);
   if (!t) return DT_UNKNOWN;  // gone meanwhile
   if (*t == S_IFREG) return DT_REG;
   if (*t == S_IFLNK) return DT_LNK;
   if (*t == S_IFDIR) return DT_DIR;
   return DT_UNKNOWN;  // a FIFO, socket or device
 }
+
+// One artifact file seen by the scan, kept small and flat: a layer of 10,000
+// builds has 30,000 of them.
+struct ScannedFile {
+  std::array<char, 16> ts;
+  unsigned char artifact;
+  bool present, removable;
+};
 
 // Builds of a layer (those with an image), newest first.
 //
@@ -41,38 +50,53 @@ unsigned char entry_type(const Dir& dir, const DirEntry& e) {
 // a companion (lock, def, marker) counts when it exists after following
 // symlinks, so a dangling symlink is no lock and no marker. Prune unlinks
 // files and symlinks, never a directory (the reference leaves those too).
-// Only symlinks cost a stat; plain files are taken from the scan alone.
+// Only symlinks cost a stat; plain files are taken from the scan alone. The
+// files are grouped by sorting them on <ts>, newest first.
 std::vector<ScannedBuild> scan_layer(const Dir& dir, std::string_view layer) {
-  std::unordered_map<std::string, ScannedBuild> found;
-  for (const auto& e : dir.scan()) {
-    auto parsed = parse_artifact_name(layer, e.name);
-    if (!parsed) continue;
-    unsigned char type = entry_type(dir, e);
-    unsigned bit = 1u << static_cast<unsigned>(parsed->artifact);
+  std::vector<ScannedFile> files;
+  std::string name;
+  dir.scan([&](std::string_view entry, unsigned char entry_type_hint) {
+    if (entry.size() < layer.size() + 1 + 16 + 4 || entry.compare(0, layer.size(), layer) != 0)
+      return;
+    auto parsed = parse_artifact_name(layer, entry);
+    if (!parsed) return;
+    name.assign(entry);
+    unsigned char type = entry_type(dir, name, entry_type_hint);
     bool file_or_link = type == DT_REG || type == DT_LNK;
     bool present;
     if (parsed->artifact == Artifact::kSif) {
       present = file_or_link;
     } else if (type == DT_LNK) {
-      present = dir.resolves(e.name);
+      present = dir.resolves(name);
     } else {
-      present = type != DT_UNKNOWN || dir.exists(e.name);
+      present = type != DT_UNKNOWN || dir.exists(name);
     }
-    if (!present && !file_or_link) continue;
-    ScannedBuild& b = found[parsed->ts];
-    if (present) b.mask |= bit;
-    if (file_or_link) b.removable |= bit;
-  }
+    if (!present && !file_or_link) return;
+    ScannedFile f;
+    std::copy(parsed->ts.begin(), parsed->ts.end(), f.ts.begin());
+    f.artifact = static_cast<unsigned char>(parsed->artifact);
+    f.present = present;
+    f.removable = file_or_link;
+    files.push_back(f);
+  });
+  std::sort(files.begin(), files.end(), [](const ScannedFile& a, const ScannedFile& b) {
+    return std::memcmp(a.ts.data(), b.ts.data(), a.ts.size()) > 0;
+  });
   std::vector<ScannedBuild> out;
-  out.reserve(found.size());
-  for (auto& [ts, b] : found) {
+  for (size_t i = 0; i < files.size();) {
+    ScannedBuild b;
+    size_t j = i;
+    for (; j < files.size() && std::memcmp(files[j].ts.data(), files[i].ts.data(), 16) == 0; ++j) {
+      unsigned bit = 1u << files[j].artifact;
+      if (files[j].present) b.mask |= bit;
+      if (files[j].removable) b.removable |= bit;
+    }
     if (b.has(Artifact::kSif)) {
-      b.ts = ts;
+      b.ts.assign(files[i].ts.begin(), files[i].ts.end());
       out.push_back(std::move(b));
     }
+    i = j;
   }
-  std::sort(out.begin(), out.end(),
-            [](const ScannedBuild& a, const ScannedBuild& b) { return a.ts > b.ts; });
   return out;
 }
 
@@ -189,14 +213,21 @@ std::vector<Build> Store::list(std::string_view layer) const {
   auto dir = layer_dir(layer);
   if (!dir) return {};
   auto active = active_ts(layer);
+  auto scanned = scan_layer(*dir, layer);
   std::vector<Build> out;
+  out.reserve(scanned.size());
   const std::string prefix = dir->path() + "/";
-  for (const auto& s : scan_layer(*dir, layer)) {
+  auto path = [&](const std::string& ts, Artifact a) {
+    std::string p;
+    p.reserve(prefix.size() + layer.size() + ts.size() + 12);
+    p.append(prefix).append(layer).append("-").append(ts).append(artifact_suffix(a));
+    return p;
+  };
+  for (auto& s : scanned) {
     Build b;
-    b.ts = s.ts;
-    b.sif = prefix + artifact_name(layer, s.ts, Artifact::kSif);
-    if (s.has(Artifact::kLock)) b.lock = prefix + artifact_name(layer, s.ts, Artifact::kLock);
-    if (s.has(Artifact::kDef)) b.def = prefix + artifact_name(layer, s.ts, Artifact::kDef);
+    b.sif = path(s.ts, Artifact::kSif);
+    if (s.has(Artifact::kLock)) b.lock = path(s.ts, Artifact::kLock);
+    if (s.has(Artifact::kDef)) b.def = path(s.ts, Artifact::kDef);
     if (s.has(Artifact::kVerified)) {
       b.verified = true;
     } else if (s.has(Artifact::kUnverified)) {
@@ -205,6 +236,7 @@ std::vector<Build> Store::list(std::string_view layer) const {
     b.keep = s.has(Artifact::kKeep);
     b.active = active && *active == s.ts;
     b.has_build_log = s.has(Artifact::kBuildLog);
+    b.ts = std::move(s.ts);
     out.push_back(std::move(b));
   }
   return out;

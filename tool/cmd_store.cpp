@@ -113,9 +113,7 @@ int cmd_list(Context& ctx, const std::vector<std::string>& args) {
   std::string layer = layer_arg(*vm);
   auto builds = Store::open(ctx.root).list(layer);
   if ((*vm)["json"].as<bool>()) {
-    json j = json::array();
-    for (const auto& b : builds) j.push_back(build_json(b));
-    print_json(ctx.out, j);
+    print_json_array(ctx.out, builds.size(), [&](size_t i) { return build_json(builds[i]); });
     return 0;
   }
   if (builds.empty()) {

@@ -8,6 +8,25 @@ void print_json(std::ostream& out, const nlohmann::json& doc) {
   out << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
+void print_json_array(std::ostream& out, size_t n,
+                      const std::function<nlohmann::json(size_t)>& element) {
+  if (n == 0) {
+    out << "[]\n";
+    return;
+  }
+  out << "[\n";
+  for (size_t i = 0; i < n; ++i) {
+    // The element as the library lays it out inside an array: the text of a
+    // one-element array without its "[\n" and "\n]".
+    nlohmann::json one = nlohmann::json::array();
+    one.push_back(element(i));
+    std::string text = one.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    out.write(text.data() + 2, static_cast<std::streamsize>(text.size() - 4));
+    out << (i + 1 < n ? ",\n" : "\n");
+  }
+  out << "]\n";
+}
+
 void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& row : rows) {
