@@ -371,6 +371,7 @@ PruneResult Store::prune(std::string_view layer, int retain, bool dry_run) const
 void Store::mark_verified(std::string_view layer, std::string_view ts) const {
   Dir dir = existing_build(layer, ts);
   LayerLock lock(dir);
+  existing_build(layer, ts);  // still there under the lock (not pruned meanwhile)
   dir.write_file_atomic(artifact_name(layer, ts, Artifact::kVerified),
                         "round-trip verified at " + now_iso() + "\n");
   dir.unlink(artifact_name(layer, ts, Artifact::kUnverified));
@@ -380,6 +381,7 @@ void Store::mark_unverified(std::string_view layer, std::string_view ts,
                             std::string_view reason) const {
   Dir dir = existing_build(layer, ts);
   LayerLock lock(dir);
+  existing_build(layer, ts);  // still there under the lock (not pruned meanwhile)
   std::string body = "reproducibility unverified at " + now_iso() + "\n";
   std::string_view r = reason;
   while (!r.empty() && r.back() == '\n') r.remove_suffix(1);
@@ -391,12 +393,14 @@ void Store::mark_unverified(std::string_view layer, std::string_view ts,
 void Store::protect(std::string_view layer, std::string_view ts) const {
   Dir dir = existing_build(layer, ts);
   LayerLock lock(dir);
+  existing_build(layer, ts);  // still there under the lock (not pruned meanwhile)
   dir.write_file_atomic(artifact_name(layer, ts, Artifact::kKeep), "prune-protected\n");
 }
 
 bool Store::unprotect(std::string_view layer, std::string_view ts) const {
   Dir dir = existing_build(layer, ts);
   LayerLock lock(dir);
+  existing_build(layer, ts);  // still there under the lock (not pruned meanwhile)
   return dir.unlink(artifact_name(layer, ts, Artifact::kKeep));
 }
 
