@@ -39,6 +39,11 @@
 // a build and `fsck --repair` on hostB leave them alone (the owner may be
 // running there: only its own host can tell), `fsck --repair` on hostA
 // clears them (its pid is dead there).
+//
+// MarkersWaitingForTheLockRecheckTheBuild: protect, mark-verified and
+// mark-unverified that had to wait for the layer lock (held by another
+// host's prune) find the build gone when they get it, and fail instead of
+// leaving an orphan marker.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -51,6 +56,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -671,6 +677,57 @@ TEST(MultiHost, KilledBuildIsLiveElsewhereAndDebrisAtHome) {
   r = sifstore_on("hostB", root, {"fsck"});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_EQ(sifstore(root, {"list", kLayer, "--json"}).status, 0);
+}
+
+// Whether some process waits for an fcntl lock on the file with inode ino
+// (a "->" line of /proc/locks).
+bool lock_waiter_on(ino_t ino) {
+  std::ifstream locks("/proc/locks");
+  const std::string needle = ":" + std::to_string(ino) + " ";
+  for (std::string line; std::getline(locks, line);)
+    if (line.find("->") != std::string::npos && line.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+TEST(MultiHost, MarkersWaitingForTheLockRecheckTheBuild) {
+  if (!lexists("/proc/locks")) GTEST_SKIP() << "no /proc/locks to see a process wait for a lock";
+  TempDir t;
+  const std::string root = t / "store";
+  const std::string ts = "2026-0101-000000";
+  for (const std::vector<std::string>& cmd :
+       std::vector<std::vector<std::string>>{{"protect", kLayer, ts},
+                                             {"mark-verified", kLayer, ts},
+                                             {"mark-unverified", kLayer, ts, "--reason", "x"}}) {
+    SCOPED_TRACE(cmd[0]);
+    for (const char* suffix : {".sif", ".lock", ".def"})
+      write_file(build_file(root, ts, suffix), "x\n");
+    // Another host's prune holds the layer lock...
+    const std::string lock_path = root + "/" + kLayer + "/.sifstore-lock";
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    ASSERT_GE(fd, 0);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    ASSERT_EQ(::fcntl(fd, F_OFD_SETLK, &fl), 0);
+    struct stat st;
+    ASSERT_EQ(::fstat(fd, &st), 0);
+    // ...while the command checks the build and waits for the lock.
+    RunResult r;
+    std::thread command([&] { r = sifstore(root, cmd); });
+    bool waiting = false;
+    for (int i = 0; i < 200 && !(waiting = lock_waiter_on(st.st_ino)); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    // The prune removes the build, then lets go.
+    for (const char* suffix : {".sif", ".lock", ".def"})
+      ::unlink(build_file(root, ts, suffix).c_str());
+    ::close(fd);
+    command.join();
+    ASSERT_TRUE(waiting) << "the command never waited for the lock: " << r.err;
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("build not found"), std::string::npos) << r.err;
+    for (const char* suffix : {".keep", ".verified", ".unverified"})
+      EXPECT_FALSE(lexists(build_file(root, ts, suffix))) << "orphan marker " << suffix;
+  }
 }
 
 }  // namespace
