@@ -365,19 +365,23 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
     std::string def_dir = stdfs::path(it->second).parent_path();
     if (stdfs::is_directory(def_dir)) cwd = def_dir;
   }
-  std::string verify_name = verify_sif_name(o.layer, ts);
+  // The rebuild is owned by a reservation of its own and goes to that
+  // reservation's partial name, so two verifies never share a file and a
+  // killed verify leaves debris that the next build and fsck recognise.
+  std::string verify_ts = store.reserve(o.layer);
+  std::string verify_name = partial_sif_name(o.layer, verify_ts);
   std::string out = absolute(dir->path_of(verify_name));
-  dir->unlink(verify_name);
   struct Remove {
     const Dir& d;
-    std::string n;
+    std::string layer, ts, n;
     ~Remove() {
       try {
         d.unlink(n);
+        release_reservation(d, layer, ts);
       } catch (...) {
       }
     }
-  } remove_rebuild{*dir, verify_name};
+  } remove_rebuild{*dir, o.layer, verify_ts, verify_name};
 
   // The rebuild's output goes to the terminal and is appended to the log.
   int log_fd = ::openat(dir->fd(), artifact_name(o.layer, ts, Artifact::kBuildLog).c_str(),

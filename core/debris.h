@@ -6,7 +6,9 @@
 //   .<layer>-<ts>.partial.sif      the image being built
 //   .<layer>-<ts>.build.def        the definition handed to the builder
 //   .<layer>-<ts>.build.log.partial
-//   .<layer>-<ts>.verify.sif       the round-trip rebuild
+//   .<layer>-<ts>.verify.sif       an older SifStore's round-trip rebuild (a
+//                                  verify now holds a reservation of its own
+//                                  and rebuilds into its .partial.sif)
 // When the reservation's owner is dead (stamp.h: reservation_is_live) all of
 // them are debris, and so are the visible companions of that `<ts>` (lock,
 // def, rough def) when its image never appeared. A killed build's log is

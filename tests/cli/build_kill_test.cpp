@@ -47,6 +47,7 @@ class Group {
     cargv.push_back(nullptr);
     for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
     cenv.push_back(nullptr);
+    ::unlink(out.c_str());  // no stale output from an earlier run to match
     pid_ = ::fork();
     if (pid_ == 0) {
       ::setpgid(0, 0);
@@ -216,6 +217,41 @@ INSTANTIATE_TEST_SUITE_P(Points, BuildKill, ::testing::ValuesIn(kKillPoints),
                          [](const auto& info) { return std::string(info.param.name); });
 
 using BuildFailure = BuildChainTest;
+
+// kill -9 during the round-trip rebuild of `sifstore verify`: no marker, and
+// the rebuild is debris that fsck reports and repairs, and the next build
+// clears.
+TEST_F(BuildFailure, KilledVerifyLeavesDebrisThatIsCleared) {
+  std::string ts1 = build_ok("base");
+  auto kill_verify = [&] {
+    Group g(argv({"verify", "base", "--builder", kStandin}),
+            env({"SIFSTORE_STANDIN_HANG=60", "SIFSTORE_STANDIN_HANG_AT=sif"}), t.path(),
+            t / "verify.out");
+    EXPECT_TRUE(g.wait_output("SIFSTORE_STANDIN_HANG", 30)) << g.output();
+    g.kill_all();
+    EXPECT_FALSE(hidden_files("base").empty());  // the half-written rebuild
+  };
+  kill_verify();
+  EXPECT_EQ(latest("base"), ts1);
+  EXPECT_FALSE(exists(artifact("base", ts1, "verified")));
+  EXPECT_FALSE(exists(artifact("base", ts1, "unverified")));
+  auto r = cli({"fsck"});
+  EXPECT_EQ(r.status, 1) << r.out;
+  r = cli({"fsck", "--repair"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+  r = cli({"fsck"});
+  EXPECT_EQ(r.status, 0) << r.out;
+
+  kill_verify();
+  std::string ts2 = build_ok("base");
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+  EXPECT_EQ(builds("base"), (std::vector<std::string>{ts2, ts1}));
+  r = cli({"verify", "base", ts1, "--builder", kStandin});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(exists(artifact("base", ts1, "verified")));
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+}
 
 // A builder that fails leaves the previous latest, nothing visible but the
 // failed build's log, and an error that names the log.
