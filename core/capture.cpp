@@ -293,9 +293,8 @@ Vars image_environment(const SquashfsImage& fs) {
   if (!entries) return vars;
   for (const auto& e : *entries) {
     if (!ends_with(e.name, ".sh")) continue;
-    std::string path = "/.singularity.d/env/" + e.name;
-    if (fs.type_of(path) != FileType::kRegular) continue;
-    if (auto text = fs.read_file(path, 4u << 20)) apply_env_script(*text, vars);
+    if (auto text = fs.read_file_if_regular("/.singularity.d/env/" + e.name, 64u << 20))
+      apply_env_script(*text, vars);
   }
   return vars;
 }
@@ -323,12 +322,7 @@ std::optional<std::string> which(const SquashfsImage& fs, const Vars& vars,
 // pip's long-path '''exec' trick), or nullopt when it is not a script.
 std::optional<std::string> interpreter_of(const SquashfsImage& fs, const Vars& vars,
                                           const std::string& script) {
-  std::optional<std::string> text;
-  try {
-    text = fs.read_file(script, 1u << 20);
-  } catch (const Error&) {
-    return std::nullopt;  // a large binary, not a script
-  }
+  auto text = fs.type_of(script) == FileType::kRegular ? fs.read_head(script, 4096) : std::nullopt;
   if (!text || !starts_with(*text, "#!")) return std::nullopt;
   auto lines = lines_of(*text);
   std::vector<std::string> words;
@@ -555,7 +549,7 @@ std::optional<PythonSetup> python_setup(const SquashfsImage& fs, const Vars& var
     }
   }
   std::map<std::string, std::string> cfg;
-  if (cfg_path) cfg = parse_cfg(fs.read_file(*cfg_path, 1u << 20).value_or(""));
+  if (cfg_path) cfg = parse_cfg(fs.read_file_if_regular(*cfg_path, 64u << 20).value_or(""));
 
   std::optional<std::pair<int, int>> version = version_from_name(basename(*real));
   if (!version) version = version_from_name(basename(interpreter));
@@ -601,13 +595,8 @@ std::optional<PythonSetup> python_setup(const SquashfsImage& fs, const Vars& var
     add(site);
     for (const auto& e : *entries) {
       if (!ends_with(e.name, ".pth") || e.name[0] == '.') continue;
-      std::optional<std::string> text;
-      try {
-        text = fs.read_file(site + "/" + e.name, 4u << 20);
-      } catch (const Error&) {
-        continue;  // not a regular file: site.py skips it too
-      }
-      if (!text) continue;
+      auto text = fs.read_file_if_regular(site + "/" + e.name, 64u << 20);
+      if (!text) continue;  // not a regular file: site.py skips it too
       for (std::string_view line : lines_of(*text)) {
         if (starts_with(line, "#") || strip(line).empty()) continue;
         if (starts_with(line, "import ") || starts_with(line, "import\t")) continue;
@@ -711,29 +700,21 @@ struct FrozenDist {
 // Reads the distribution whose metadata is at `info` (a *.dist-info or
 // *.egg-info directory, or an *.egg-info file).
 std::optional<FrozenDist> read_dist(const SquashfsImage& fs, const std::string& info) {
-  auto type = fs.type_of(info);
-  std::optional<std::string> text;
-  try {
-    if (type == FileType::kDirectory) {
-      text = fs.read_file(info + "/METADATA", 64u << 20);
-      if (!text) text = fs.read_file(info + "/PKG-INFO", 64u << 20);
-    } else if (type == FileType::kRegular) {
-      text = fs.read_file(info, 64u << 20);
-    }
-  } catch (const Error&) {
-    return std::nullopt;  // unreadable metadata: pip skips it with a warning
+  // importlib.metadata reads METADATA, else PKG-INFO, else the entry itself
+  // (an *.egg-info file); what is missing or not a file is skipped.
+  auto text = fs.read_file_if_regular(info + "/METADATA", 256u << 20);
+  bool dir = text.has_value();
+  if (!text) {
+    text = fs.read_file_if_regular(info + "/PKG-INFO", 256u << 20);
+    dir = text.has_value();
   }
+  if (!text) text = fs.read_file_if_regular(info, 256u << 20);
   if (!text) return std::nullopt;
   auto name = metadata_header(*text, "Name");
   auto version = metadata_header(*text, "Version");
   if (!name || name->empty() || !version) return std::nullopt;
   std::optional<std::string> direct_url;
-  if (type == FileType::kDirectory) {
-    try {
-      direct_url = fs.read_file(info + "/direct_url.json", 16u << 20);
-    } catch (const Error&) {
-    }
-  }
+  if (dir) direct_url = fs.read_file_if_regular(info + "/direct_url.json", 64u << 20);
   return FrozenDist{*name, freeze_line(*name, *version, direct_url)};
 }
 
@@ -781,11 +762,7 @@ std::string pip_freeze_for(const SquashfsImage& fs, const PythonSetup& py) {
     for (const auto& e : *entries) {
       if (!ends_with(e.name, ".egg") || e.type == FileType::kRegular) continue;
       std::string path = dir + "/" + e.name;
-      std::optional<std::string> text;
-      try {
-        text = fs.read_file(path + "/EGG-INFO/PKG-INFO", 64u << 20);
-      } catch (const Error&) {
-      }
+      auto text = fs.read_file_if_regular(path + "/EGG-INFO/PKG-INFO", 256u << 20);
       if (!text) continue;
       auto parts = split(e.name.substr(0, e.name.size() - 4), '-');
       std::string name = std::regex_replace(parts[0], std::regex("[^A-Za-z0-9.]+"), "-");
@@ -857,12 +834,7 @@ bool npm_name_less(const std::string& a, const std::string& b) {
 
 // The `prefix` of an npmrc file, if it sets one.
 std::optional<std::string> npmrc_prefix(const SquashfsImage& fs, const std::string& path) {
-  std::optional<std::string> text;
-  try {
-    text = fs.read_file(path, 1u << 20);
-  } catch (const Error&) {
-    return std::nullopt;
-  }
+  auto text = fs.read_file_if_regular(path, 64u << 20);
   if (!text) return std::nullopt;
   std::optional<std::string> prefix;
   for (std::string_view line : lines_of(*text)) {
@@ -1070,12 +1042,7 @@ std::string static_npm_list(const SquashfsImage& fs) {
     nlohmann::ordered_json entry = nlohmann::ordered_json::object();
     auto real = fs.real_path(path);
     if (real && fs.type_of(*real) == FileType::kDirectory) {
-      std::optional<std::string> pkg;
-      try {
-        pkg = fs.read_file(*real + "/package.json", 64u << 20);
-      } catch (const Error&) {
-      }
-      if (pkg) {
+      if (auto pkg = fs.read_file_if_regular(*real + "/package.json", 256u << 20)) {
         auto j = nlohmann::json::parse(*pkg, nullptr, false);
         if (j.is_object() && j.contains("version") && j["version"].is_string())
           entry["version"] = j["version"];

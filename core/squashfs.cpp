@@ -174,6 +174,29 @@ struct SquashfsImage::Impl {
     if (code != 0) fail(what, code);
   }
 
+  // The first n bytes (at most its size) of a regular file; max is the size
+  // above which the whole file is refused.
+  std::string read_data(const std::string& shown, const sqfs_inode_generic_t& inode, size_t n,
+                        size_t max) const {
+    if (!is_file(inode)) throw Error(where + ": " + shown + " is not a regular file");
+    sqfs_u64 size = 0;
+    check(sqfs_inode_get_file_size(&inode, &size), "reading the size of " + shown);
+    if (size > max)
+      throw Error(where + ": " + shown + " is " + std::to_string(size) + " bytes, more than the " +
+                  std::to_string(max) + " bytes expected");
+    std::string out(static_cast<size_t>(std::min<sqfs_u64>(size, n)), '\0');
+    size_t done = 0;
+    while (done < out.size()) {
+      size_t want = std::min<size_t>(out.size() - done, 1u << 30);
+      sqfs_s32 got = sqfs_data_reader_read(data.get(), &inode, done, out.data() + done,
+                                           static_cast<sqfs_u32>(want));
+      if (got < 0) fail("reading " + shown, got);
+      if (got == 0) throw Error(where + ": " + shown + " ends early (corrupt file system)");
+      done += static_cast<size_t>(got);
+    }
+    return out;
+  }
+
   // The inode of a directory already walked through ("" is the root).
   InodePtr directory(const std::string& canonical) const {
     if (canonical.empty()) return root;
@@ -191,8 +214,8 @@ struct SquashfsImage::Impl {
   };
 
   // Walks `path` from the root, following symlinks (the last one only when
-  // follow_last). nullopt when a component is missing or a non-directory is
-  // walked through.
+  // follow_last). nullopt when a component is missing, a non-directory is
+  // walked through, or the links do not end (more than 40).
   std::optional<Found> walk(std::string_view path, bool follow_last) const {
     std::deque<std::string> todo;
     for (auto& c : split_path(path)) todo.push_back(std::move(c));
@@ -225,8 +248,7 @@ struct SquashfsImage::Impl {
         child = own(raw);
       }
       if (is_symlink(*child) && (!todo.empty() || follow_last)) {
-        if (++links > kMaxSymlinks)
-          throw Error(where + ": too many levels of symbolic links in " + std::string(path));
+        if (++links > kMaxSymlinks) return std::nullopt;  // ELOOP: does not resolve
         std::string target = symlink_target(*child);
         if (!target.empty() && target[0] == '/') {
           cur_path.clear();
@@ -318,28 +340,29 @@ SquashfsImage SquashfsImage::open(const SifImage& sif, const SifDescriptor& part
 
 const std::string& SquashfsImage::sif_path() const { return impl_->sif.path(); }
 
+namespace {
+
+std::string shown_path(const std::string& canonical) { return canonical.empty() ? "/" : canonical; }
+
+}  // namespace
+
 std::optional<std::string> SquashfsImage::read_file(std::string_view path, size_t max_bytes) const {
   auto found = impl_->walk(path, true);
   if (!found) return std::nullopt;
-  const sqfs_inode_generic_t& inode = *found->inode;
-  std::string shown = found->path.empty() ? "/" : found->path;
-  if (!is_file(inode)) throw Error(impl_->where + ": " + shown + " is not a regular file");
-  sqfs_u64 size = 0;
-  impl_->check(sqfs_inode_get_file_size(&inode, &size), "reading the size of " + shown);
-  if (size > max_bytes)
-    throw Error(impl_->where + ": " + shown + " is " + std::to_string(size) +
-                " bytes, more than the " + std::to_string(max_bytes) + " bytes expected");
-  std::string out(static_cast<size_t>(size), '\0');
-  size_t done = 0;
-  while (done < out.size()) {
-    size_t want = std::min<size_t>(out.size() - done, 1u << 30);
-    sqfs_s32 got = sqfs_data_reader_read(impl_->data.get(), &inode, done, out.data() + done,
-                                         static_cast<sqfs_u32>(want));
-    if (got < 0) impl_->fail("reading " + shown, got);
-    if (got == 0) throw Error(impl_->where + ": " + shown + " ends early (corrupt file system)");
-    done += static_cast<size_t>(got);
-  }
-  return out;
+  return impl_->read_data(shown_path(found->path), *found->inode, max_bytes, max_bytes);
+}
+
+std::optional<std::string> SquashfsImage::read_file_if_regular(std::string_view path,
+                                                               size_t max_bytes) const {
+  auto found = impl_->walk(path, true);
+  if (!found || !is_file(*found->inode)) return std::nullopt;
+  return impl_->read_data(shown_path(found->path), *found->inode, max_bytes, max_bytes);
+}
+
+std::optional<std::string> SquashfsImage::read_head(std::string_view path, size_t n) const {
+  auto found = impl_->walk(path, true);
+  if (!found) return std::nullopt;
+  return impl_->read_data(shown_path(found->path), *found->inode, n, SIZE_MAX);
 }
 
 std::optional<std::vector<SquashfsImage::Entry>> SquashfsImage::list_dir(

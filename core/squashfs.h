@@ -11,8 +11,9 @@
 // Paths are interpreted as inside the running container: "/var/lib/x" and
 // "var/lib/x" name the same file; symbolic links are followed inside the
 // image, an absolute target restarting at the image's root and ".." never
-// climbing above it (as in a chroot). A chain of more than 40 links is an
-// Error. Nothing outside the image is ever read.
+// climbing above it (as in a chroot). A chain of more than 40 links does not
+// resolve (like ELOOP): the path counts as missing. Nothing outside the image
+// is ever read.
 //
 // Directory lookups are cached: every directory reached (and every
 // subdirectory seen while listing) keeps its inode, so reading the METADATA
@@ -56,13 +57,24 @@ class SquashfsImage {
   // is larger than max_bytes.
   std::optional<std::string> read_file(std::string_view path, size_t max_bytes = 256u << 20) const;
 
+  // Like read_file(), but nullopt (not an Error) when path is something
+  // other than a regular file: for files a tool would simply skip.
+  std::optional<std::string> read_file_if_regular(std::string_view path,
+                                                  size_t max_bytes = 256u << 20) const;
+
+  // The first n bytes of a file (all of it when shorter), following
+  // symlinks: for a #! line without reading a whole binary. nullopt when it
+  // does not exist; Error when it is not a regular file.
+  std::optional<std::string> read_head(std::string_view path, size_t n) const;
+
   // The entries of a directory (following symlinks), in the file system's
   // order (squashfs keeps them sorted by name, as readdir returns them in a
   // mounted image). nullopt when it does not exist or is not a directory.
   std::optional<std::vector<Entry>> list_dir(std::string_view path) const;
 
   // The type of what path names: with follow, of what its symlinks lead to
-  // (nullopt for a dangling link); without, of the last component itself.
+  // (nullopt for a dangling link or a loop); without, of the last component
+  // itself.
   std::optional<FileType> type_of(std::string_view path, bool follow = true) const;
 
   // The target text of the symlink at path (directories on the way are
