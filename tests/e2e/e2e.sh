@@ -1,0 +1,687 @@
+#!/usr/bin/env bash
+# End-to-end tests of add_sif_layer() (cmake/SifStore.cmake): each case
+# writes a small CMake project, configures it with the module, runs `ninja`
+# and checks the store and what Ninja did. The builder is the stand-in
+# (tests/standin/apptainer) or, where only timing or scale matters, a wrapper
+# around it.
+#
+#   e2e.sh CASE     run by ctest (tests/e2e/CMakeLists.txt), which sets
+#     SIFSTORE_EXE         the built sifstore
+#     SIFSTORE_SOURCE_DIR  the SifStore sources (add_subdirectory, FetchContent)
+#     SIFSTORE_BUILD_DIR   SifStore's build tree (its SifStoreConfig.cmake; cmake --install)
+#     SIFSTORE_STANDIN     the stand-in builder
+#     E2E_WORK             a scratch directory for this case (emptied first)
+#     CMAKE, NINJA         the programs to run
+#
+# Cases: build_order incremental retain_clean standalone parallel errors
+#        scale find_package add_subdirectory fetchcontent
+set -euo pipefail
+
+case_name=${1:?usage: e2e.sh CASE}
+: "${SIFSTORE_EXE:?}" "${SIFSTORE_SOURCE_DIR:?}" "${SIFSTORE_BUILD_DIR:?}"
+: "${SIFSTORE_STANDIN:?}" "${E2E_WORK:?}"
+CMAKE=${CMAKE:-cmake}
+NINJA=${NINJA:-ninja}
+
+rm -rf "$E2E_WORK"
+mkdir -p "$E2E_WORK"
+cd "$E2E_WORK"
+proj=$E2E_WORK/proj
+build=$proj/build
+store=$build/containers
+
+fail() {
+  echo "FAIL ($case_name): $*" >&2
+  exit 1
+}
+step() { echo "--- $*"; }
+
+# --- the fixture project ---------------------------------------------------
+#
+#   base    scratch; %files files/motd.txt and the directory files/conf.d;
+#           BUILD_ARGS fill its {{ hello_version }}; RETAIN 2
+#   mid     FROM base; BUILDER is a two-word command line with a blank in a word
+#   top     FROM mid; VERIFY
+#   other   scratch, independent; DEPENDS extra.txt; LAUNCHER logs its runs;
+#           RETAIN 1
+
+write_fixture() {
+  mkdir -p "$proj/files/conf.d"
+  echo "welcome" >"$proj/files/motd.txt"
+  echo "a=1" >"$proj/files/conf.d/a.conf"
+  echo "extra" >"$proj/extra.txt"
+  cat >"$proj/base.def" <<'EOF'
+Bootstrap: scratch
+
+%files
+    files/motd.txt /etc/motd
+    files/conf.d /etc/example.d
+
+%post
+    apt-get install -y hello={{ hello_version }}
+EOF
+  cat >"$proj/mid.def" <<'EOF'
+Bootstrap: localimage
+From: base.sif
+
+%post
+    pip install six==1.16.0
+EOF
+  cat >"$proj/top.def" <<'EOF'
+Bootstrap: localimage
+From: mid.sif
+
+%post
+    pip install attrs==23.1.0
+EOF
+  cat >"$proj/other.def" <<'EOF'
+Bootstrap: scratch
+
+%post
+    apt-get install -y curl=7.88.1-10
+EOF
+  cat >"$proj/launcher.sh" <<EOF
+#!/bin/sh
+echo "\$*" >>"$proj/launcher.log"
+exec "\$@"
+EOF
+  chmod +x "$proj/launcher.sh"
+}
+
+# A copy of the SifStore sources (tracked and untracked, not ignored files)
+# in $E2E_WORK/sifstore-src, so that edits in the checkout during the test
+# do not reach it.
+snapshot_sources() {
+  local src=$E2E_WORK/sifstore-src
+  mkdir -p "$src"
+  if git -C "$SIFSTORE_SOURCE_DIR" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$SIFSTORE_SOURCE_DIR" && git ls-files -z --cached --others --exclude-standard |
+      xargs -0 cp --parents -t "$src" 2>/dev/null) || true
+  else  # an unpacked release: everything but build trees
+    (cd "$SIFSTORE_SOURCE_DIR" && tar cf - --exclude='./build*' --exclude=./out .) | (cd "$src" && tar xf -)
+  fi
+  [ -f "$src/CMakeLists.txt" ] && [ -f "$src/cmake/SifStore.cmake" ] || fail "could not copy the sources"
+}
+
+# The lines that bring SifStore in, for each way of using it.
+prologue() {
+  case $1 in
+    module) echo 'find_package(SifStore REQUIRED)' ;;
+    install) echo 'find_package(SifStore 0.1 REQUIRED)' ;;
+    subdir)
+      echo "add_subdirectory(\"$E2E_WORK/sifstore-src\" sifstore)"
+      echo 'include(SifStore)'
+      ;;
+    fetch)
+      echo 'include(FetchContent)'
+      echo "FetchContent_Declare(SifStore GIT_REPOSITORY \"file://$E2E_WORK/sifstore-src\" GIT_TAG main)"
+      echo 'FetchContent_MakeAvailable(SifStore)'
+      echo 'include(SifStore)'
+      ;;
+  esac
+}
+
+fixture_layers() {
+  cat <<EOF
+set(SIFSTORE_BUILDER "$SIFSTORE_STANDIN")
+add_sif_layer(base DEF base.def RETAIN 2 BUILD_ARGS --build-arg=hello_version=2.10-3)
+add_sif_layer(mid DEF mid.def FROM base
+  BUILDER env "SIFSTORE_STANDIN_VERSION=9.9 e2e" "$SIFSTORE_STANDIN")
+add_sif_layer(top DEF top.def FROM mid VERIFY)
+add_sif_layer(other DEF other.def DEPENDS extra.txt LAUNCHER "$proj/launcher.sh" RETAIN 1)
+EOF
+}
+
+# write_project MODE [BODY]: the project's CMakeLists.txt (BODY defaults to
+# the fixture's layers).
+write_project() {
+  local mode=$1 body=${2:-}
+  [ -n "$body" ] || body=$(fixture_layers)
+  {
+    echo 'cmake_minimum_required(VERSION 3.20)'
+    echo 'project(e2e LANGUAGES NONE)'
+    prologue "$mode"
+    echo "$body"
+  } >"$proj/CMakeLists.txt"
+}
+
+configure() {
+  local mode=$1
+  shift
+  local args=(-S "$proj" -B "$build" -G Ninja)
+  case $mode in
+    module) args+=(-DSifStore_DIR="$SIFSTORE_BUILD_DIR") ;;
+    install) args+=(-DCMAKE_PREFIX_PATH="$E2E_WORK/prefix") ;;
+    subdir | fetch) args+=(-DCMAKE_BUILD_TYPE=) ;;
+  esac
+  "$CMAKE" "${args[@]}" "$@" >"$E2E_WORK/configure.log" 2>&1 ||
+    {
+      cat "$E2E_WORK/configure.log"
+      fail "configure failed"
+    }
+}
+
+# run_ninja ARGS...: runs ninja in the build tree; its output is in $out.
+out=""
+run_ninja() {
+  if ! out=$("$NINJA" -C "$build" "$@" 2>&1); then
+    echo "$out"
+    fail "ninja $* failed"
+  fi
+  echo "$out" | sed 's/^/  | /'
+  echo "$out" | sed -n 's/^sifstore: built \([^:]*\):.*/\1/p' >>"$E2E_WORK/built.log"
+}
+
+# The layers a ninja run built, in the order they finished.
+built() { echo "$out" | sed -n 's/^sifstore: built \(.*\)-[0-9]\{4\}-[0-9]\{4\}-[0-9]\{6\}:.*/\1/p' | xargs; }
+
+expect_built() {
+  local got
+  got=$(built)
+  [ "$got" = "$*" ] || fail "expected the builds '$*', ninja built '$got'"
+}
+# Same, in any order.
+expect_built_set() {
+  local got want
+  got=$(built | tr ' ' '\n' | sort | xargs)
+  want=$(echo "$@" | tr ' ' '\n' | sort | xargs)
+  [ "$got" = "$want" ] || fail "expected the builds {$want}, ninja built {$got}"
+}
+expect_no_work() {
+  [ "$(echo "$out" | tail -n 1)" = "ninja: no work to do." ] ||
+    fail "expected 'ninja: no work to do.', got: $out"
+  grep -q "Building SIF layer" <<<"$out" && fail "a no-op ninja built a layer"
+  return 0
+}
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+no_builds() {
+  grep -q "Building SIF layer" <<<"$out" && fail "expected no build: $out"
+  return 0
+}
+
+builds() { "$SIFSTORE_EXE" --root "$store" list "$1" --json | grep -c '"ts":' || true; }
+active() { readlink "$store/$1.sif"; }
+all_ts() { "$SIFSTORE_EXE" --root "$store" list "$1" --json | sed -n 's/.*"ts": "\(.*\)".*/\1/p'; }
+# The builds of BASE that the builds of LAYER were built FROM (their locks say so).
+pinned_by() { cat "$store/$1"/*.lock | sed -n "s|^# base-image: $store/$2/$2-\(.*\)\.sif\$|\1|p" | sort -u; }
+newest_ts() { "$SIFSTORE_EXE" --root "$store" list "$1" --json | sed -n 's/.*"ts": "\(.*\)".*/\1/p' | head -n 1; }
+# Every timestamped artifact of the store, with its size and mtime.
+history() { (cd "$store" && find . -mindepth 2 -type f ! -name '.*' -printf '%p %s %T@\n' | sort); }
+
+expect_counts() {  # expect_counts base=N mid=N ...
+  local pair
+  for pair in "$@"; do
+    local layer=${pair%=*} want=${pair#*=} got
+    got=$(builds "$layer")
+    [ "$got" = "$want" ] || fail "$layer: expected $want builds, found $got"
+  done
+}
+
+# The usual start: the fixture, configured in MODE and built once.
+start() {
+  local mode=${1:-module}
+  write_fixture
+  write_project "$mode"
+  configure "$mode"
+  step "first build"
+  run_ninja
+}
+
+# --- cases -----------------------------------------------------------------
+
+case_build_order() {
+  start module
+  # base before mid before top; other anywhere.
+  local order
+  order=$(built | tr ' ' '\n' | grep -v '^other$' | xargs)
+  [ "$order" = "base mid top" ] || fail "dependency order: built '$order'"
+  expect_built_set base mid top other
+  expect_counts base=1 mid=1 top=1 other=1
+  # Each FROM build started from the base's active build, and says so.
+  grep -q "^# base-image: $store/base/base-$(newest_ts base).sif\$" "$store/$(active mid | sed 's/\.sif$/.lock/')" ||
+    fail "mid's lock does not name base's build"
+  grep -q "^# base-image: $store/mid/mid-$(newest_ts mid).sif\$" "$store/$(active top | sed 's/\.sif$/.lock/')" ||
+    fail "top's lock does not name mid's build"
+  # BUILD_ARGS reached the builder, BUILDER's words survived the trip.
+  grep -q '^hello=2.10-3$' "$store/$(active base | sed 's/\.sif$/.lock/')" || fail "BUILD_ARGS not applied"
+  grep -q '^# builder-version: apptainer version 9.9 e2e$' "$store/$(active mid | sed 's/\.sif$/.lock/')" ||
+    fail "BUILDER with a blank in a word did not reach sifstore intact"
+  # VERIFY ran the round trip; the LAUNCHER ran other's build, once.
+  [ -f "$store/$(active top | sed 's/\.sif$/.verified/')" ] || fail "VERIFY: top is not marked verified"
+  [ "$(grep -c " build other " "$proj/launcher.log")" = 1 ] || fail "LAUNCHER did not run other's build once"
+  grep -q " build base " "$proj/launcher.log" && fail "LAUNCHER ran another layer's build"
+  # The registered output is the latest pointer.
+  [ -L "$store/top.sif" ] || fail "no latest pointer for top"
+  grep -q "input: CUSTOM_COMMAND" <<<"$("$NINJA" -C "$build" -t query containers/top.sif)" ||
+    fail "containers/top.sif is not the output of the build command"
+
+  step "second ninja"
+  run_ninja
+  expect_no_work
+
+  step "ninja sif-mid builds nothing when up to date; a fresh tree builds only mid's chain"
+  run_ninja sif-mid
+  no_builds
+  rm -rf "$store" "$build"
+  configure module
+  run_ninja sif-mid
+  expect_built base mid
+}
+
+case_incremental() {
+  start module
+  step "touch a %files source of base: base and the layers FROM it"
+  touch "$proj/files/motd.txt"
+  run_ninja
+  expect_built base mid top
+  run_ninja
+  expect_no_work
+
+  step "a new file in a %files directory of base"
+  echo "b=2" >"$proj/files/conf.d/b.conf"
+  run_ninja
+  expect_built base mid top
+
+  step "touch mid.def: mid and top"
+  touch "$proj/mid.def"
+  run_ninja
+  expect_built mid top
+
+  step "edit top.def: top only"
+  echo "    pip install six==1.16.0" >>"$proj/top.def"
+  run_ninja
+  expect_built top
+
+  step "touch a DEPENDS file of other: other only"
+  touch "$proj/extra.txt"
+  run_ninja
+  expect_built other
+  run_ninja
+  expect_no_work
+  expect_counts base=3 mid=4 top=5 other=2
+}
+
+case_retain_clean() {
+  start module
+  step "RETAIN 2: the active build, the two newest others, and those a kept mid build was FROM"
+  local i
+  for i in 1 2 3 4; do
+    touch "$proj/files/motd.txt"
+    run_ninja sif-base
+    expect_built base
+  done
+  # Prune's rule, from every base build ninja made: the active build and
+  # those a mid build was FROM are kept and not counted; of the others the
+  # two newest stay.
+  expect_kept_base() {
+    local want="" got ts count=0 active_ts pinned
+    active_ts=$(active base | sed 's|^base/base-\(.*\)\.sif$|\1|')
+    pinned=$(pinned_by mid base)
+    for ts in $(sed -n 's/^base-//p' "$E2E_WORK/built.log" | sort -r); do
+      if [ "$ts" = "$active_ts" ] || grep -qx "$ts" <<<"$pinned"; then
+        want+=" $ts"
+      elif [ $count -lt 2 ]; then
+        want+=" $ts"
+        count=$((count + 1))
+      fi
+    done
+    want=$(echo $want | tr ' ' '\n' | sort | xargs)
+    got=$(all_ts base | sort | xargs)
+    [ "$got" = "$want" ] || fail "base keeps {$got}, expected {$want}"
+    echo "  base keeps $(echo "$got" | wc -w) builds: $got"
+  }
+  expect_counts base=4 mid=1  # the first base build is what mid was built FROM
+  expect_kept_base
+  [ "$(active base)" = "base/base-$(newest_ts base).sif" ] || fail "base's latest is not its newest build"
+
+  step "ninja clean keeps every timestamped build"
+  run_ninja  # mid, top on the newest base
+  local before after
+  before=$(history)
+  run_ninja clean
+  after=$(history)
+  [ "$before" = "$after" ] || fail "ninja clean changed the history: $(diff <(echo "$before") <(echo "$after"))"
+  local n
+  n=$(echo "$before" | grep -c '\.sif ')
+  echo "  $n timestamped SIFs kept"
+  # It removes the registered outputs, the latest pointers (symlinks only).
+  for layer in base mid top other; do
+    [ -e "$store/$layer.sif" ] && fail "ninja clean left $layer.sif (expected the pointer removed)"
+  done
+
+  step "sif-point-latest restores the pointers without building"
+  run_ninja sif-point-latest
+  no_builds
+  for layer in base mid top other; do
+    [ "$(active $layer)" = "$layer/$layer-$(newest_ts $layer).sif" ] || fail "$layer not pointed at its newest build"
+  done
+  step "after clean the next ninja builds every layer again, history intact"
+  run_ninja
+  expect_built_set base mid top other
+  expect_counts mid=3 top=3 other=2
+  expect_kept_base
+  after=$(history)
+  echo "$before" | while read -r line; do
+    case $line in
+      ./base/* | ./other/*) ;;  # pruned by RETAIN
+      *) grep -qxF "$line" <<<"$after" || fail "lost after clean and rebuild: $line" ;;
+    esac
+  done
+}
+
+case_standalone() {
+  start module
+  touch "$proj/files/motd.txt"
+  run_ninja
+  touch "$proj/files/motd.txt"
+  run_ninja
+  expect_counts base=3 mid=3 top=3
+
+  step "sif-other-prune prunes to RETAIN without building"
+  other_build() {
+    "$SIFSTORE_EXE" --root "$store" build other --def "$proj/other.def" --retain 10 -q \
+      --builder "$SIFSTORE_STANDIN" >/dev/null
+  }
+  other_build
+  other_build
+  expect_counts other=3
+  run_ninja sif-other-prune
+  no_builds
+  expect_counts other=2
+
+  step "sif-prune prunes every layer (config.yaml retain 1 for layers without RETAIN)"
+  other_build
+  printf 'images:\n  retain: 1\n' >"$store/config.yaml"
+  run_ninja sif-prune
+  no_builds
+  # top: the active build and one more. mid: the active build, the one top's
+  # second build was FROM (kept like a GC root, not counted), and one more.
+  # base: RETAIN 2 wins over config.yaml. other: RETAIN 1.
+  expect_counts base=3 mid=3 top=2 other=2
+
+  step "sif-base-point-latest points at the newest build without building"
+  local newest
+  newest=$(newest_ts base)
+  "$SIFSTORE_EXE" --root "$store" rollback base >/dev/null
+  [ "$(active base)" != "base/base-$newest.sif" ] || fail "rollback did not move base"
+  run_ninja sif-base-point-latest
+  no_builds
+  [ "$(active base)" = "base/base-$newest.sif" ] || fail "sif-base-point-latest: base -> $(active base)"
+  run_ninja sif-base-point-latest
+  grep -q "already names the newest build" <<<"$out" || fail "second point-latest should do nothing"
+
+  step "sif-list shows every layer's builds"
+  run_ninja sif-list
+  for layer in base mid top other; do
+    grep -q "^$layer ($store/$layer.sif):" <<<"$out" || fail "sif-list: no $layer"
+    grep -q "^\*  $(newest_ts $layer)" <<<"$out" || fail "sif-list: $layer's active build not shown"
+  done
+
+  step "sif-verify verifies every layer's active build"
+  run_ninja sif-verify
+  for layer in base mid top other; do
+    [ -f "$store/$(active $layer | sed 's/\.sif$/.verified/')" ] || fail "sif-verify: $layer not verified"
+  done
+}
+
+# Two independent layers whose builds take a second each; a builder wrapper
+# records when each build starts and ends.
+case_parallel() {
+  mkdir -p "$proj"
+  for layer in p1 p2; do
+    printf 'Bootstrap: scratch\n\n%%post\n    apt-get install -y hello=2.10-3\n' >"$proj/$layer.def"
+  done
+  cat >"$proj/timed-builder" <<EOF
+#!/bin/sh
+# Logs "<layer> <start> <end>" for each build, then answers as the stand-in.
+if [ "\$1" = build ]; then
+  for last; do :; done
+  layer=\$(basename "\$(dirname "\$(dirname "\$last")")")
+  start=\$(date +%s.%N)
+  SIFSTORE_STANDIN_HANG=1 "$SIFSTORE_STANDIN" "\$@"
+  status=\$?
+  echo "\$layer \$start \$(date +%s.%N)" >>"$proj/intervals.log"
+  exit \$status
+fi
+exec "$SIFSTORE_STANDIN" "\$@"
+EOF
+  chmod +x "$proj/timed-builder"
+  # Did the builds of p1 and p2 overlap in time?
+  overlapped() {
+    awk '{ s[NR] = $2; e[NR] = $3 } END { exit !(NR == 2 && s[1] < e[2] && s[2] < e[1]) }' "$proj/intervals.log"
+  }
+  run_both() {
+    rm -f "$proj/intervals.log"
+    touch "$proj/p1.def" "$proj/p2.def"
+    run_ninja -j2 "$@"
+    expect_built_set p1 p2
+    sed 's/^/  interval: /' "$proj/intervals.log"
+  }
+
+  step "-j2: two layers build at the same time"
+  write_project module "set(SIFSTORE_BUILDER \"$proj/timed-builder\")
+add_sif_layer(p1 DEF p1.def)
+add_sif_layer(p2 DEF p2.def)"
+  configure module
+  run_both
+  overlapped || fail "the builds of p1 and p2 did not overlap under -j2"
+
+  step "-j2 with a JOB_POOL of 1: one at a time"
+  write_project module "set(SIFSTORE_BUILDER \"$proj/timed-builder\")
+set_property(GLOBAL APPEND PROPERTY JOB_POOLS one_image=1)
+add_sif_layer(p1 DEF p1.def JOB_POOL one_image)
+add_sif_layer(p2 DEF p2.def JOB_POOL one_image)"
+  configure module
+  run_both
+  overlapped && fail "JOB_POOL one_image=1 let p1 and p2 build at the same time"
+
+  step "SIFSTORE_USES_TERMINAL: the builder's output streams, one build at a time"
+  write_project module "set(SIFSTORE_BUILDER \"$proj/timed-builder\")
+set(SIFSTORE_USES_TERMINAL ON)
+add_sif_layer(p1 DEF p1.def)
+add_sif_layer(p2 DEF p2.def)"
+  configure module
+  run_both
+  overlapped && fail "console pool builds overlapped"
+  grep -q "INFO:    Starting build" <<<"$out" || fail "the builder's output did not reach the terminal"
+  return 0
+}
+
+# Each bad call must fail at configure time with a message naming the argument.
+case_errors() {
+  write_fixture
+  local n=0
+  bad() {  # bad EXPECTED-MESSAGE CMAKE-BODY
+    local want=$1 body=$2
+    n=$((n + 1))
+    write_project module "set(SIFSTORE_BUILDER \"$SIFSTORE_STANDIN\")
+$body"
+    rm -rf "$build"
+    if "$CMAKE" -S "$proj" -B "$build" -G Ninja -DSifStore_DIR="$SIFSTORE_BUILD_DIR" \
+      >"$E2E_WORK/configure.log" 2>&1; then
+      fail "configure accepted: $body"
+    fi
+    # CMake wraps long messages: compare with the line breaks and indentation removed.
+    grep -qF -- "$want" <<<"$(tr -s ' \n' ' ' <"$E2E_WORK/configure.log")" || {
+      cat "$E2E_WORK/configure.log"
+      fail "configure of '$body' did not say: $want"
+    }
+    echo "  ok: $want"
+  }
+  bad "add_sif_layer(base): DEF <file.def> is required" 'add_sif_layer(base)'
+  bad "add_sif_layer(base): DEF needs a value" 'add_sif_layer(base DEF)'
+  bad "add_sif_layer(base): DEF file not found: $proj/nope.def" 'add_sif_layer(base DEF nope.def)'
+  bad "add_sif_layer(base): DEF file not found: $proj/files" 'add_sif_layer(base DEF files)'
+  bad "add_sif_layer(base): RETAIN must be a non-negative integer, got '-1'" 'add_sif_layer(base DEF base.def RETAIN -1)'
+  bad "add_sif_layer(base): RETAIN must be a non-negative integer, got 'two'" 'add_sif_layer(base DEF base.def RETAIN two)'
+  bad "add_sif_layer(base): unknown argument(s): DEFS base.def" 'add_sif_layer(base DEFS base.def)'
+  bad "add_sif_layer(base): unknown argument(s): VERIFIED" 'add_sif_layer(base DEF base.def VERIFIED)'
+  bad "add_sif_layer: the first argument is the layer name, not the keyword DEF" 'add_sif_layer(DEF base.def)'
+  bad "add_sif_layer(-base): invalid layer name '-base'" 'add_sif_layer(-base DEF base.def)'
+  bad "add_sif_layer(a/b): invalid layer name 'a/b'" 'add_sif_layer(a/b DEF base.def)'
+  bad "add_sif_layer(prune): the layer name 'prune' is taken by the target sif-prune" 'add_sif_layer(prune DEF base.def)'
+  bad "add_sif_layer(base): layer 'base' is already declared" 'add_sif_layer(base DEF base.def)
+add_sif_layer(base DEF base.def)'
+  bad "add_sif_layer(mid): FROM names layer 'nope', which is not declared" 'add_sif_layer(mid DEF mid.def FROM nope)'
+  bad "add_sif_layer(mid): FROM names layer 'base', which is not declared: declare it with add_sif_layer(base ...) before" \
+    'add_sif_layer(mid DEF mid.def FROM base)
+add_sif_layer(base DEF base.def)'
+  bad "add_sif_layer(mid): FROM names the layer itself" 'add_sif_layer(mid DEF mid.def FROM mid)'
+  bad "add_sif_layer(other2): with FROM, the DEF must say \`Bootstrap: localimage\`" 'add_sif_layer(base DEF base.def)
+add_sif_layer(other2 DEF other.def FROM base)'
+  bad "add_sif_layer(mid): FROM layer 'base' is in ROOT $build/containers, this layer in ROOT $build/elsewhere" \
+    'add_sif_layer(base DEF base.def)
+add_sif_layer(mid DEF mid.def FROM base ROOT elsewhere)'
+  bad "add_sif_layer(base) in $proj/CMakeLists.txt: JOB_POOL 'nopool' is not defined" 'add_sif_layer(base DEF base.def JOB_POOL nopool)'
+  echo "  $n bad calls refused at configure time"
+}
+
+# 100 layers (ten chains of ten, each FROM the one before): a no-op ninja
+# runs nothing. The builder copies a prepared image, so the first build is
+# quick.
+case_scale() {
+  mkdir -p "$proj"
+  printf 'Bootstrap: scratch\n\n%%post\n    apt-get install -y hello=2.10-3\n' >"$proj/template.def"
+  (cd "$proj" && "$SIFSTORE_STANDIN" build template.sif template.def >/dev/null 2>&1) ||
+    fail "the stand-in could not build the template image"
+  cat >"$proj/copy-builder" <<EOF
+#!/bin/sh
+# "build [flags] OUT DEF" copies a prepared image to OUT.
+case "\$1" in
+  --version) echo "apptainer version 0-copy" ;;
+  build) while [ \$# -gt 2 ]; do shift; done; cp "$proj/template.sif" "\$1" ;;
+  *) exit 1 ;;
+esac
+EOF
+  chmod +x "$proj/copy-builder"
+  printf 'Bootstrap: scratch\n' >"$proj/scratch.def"
+  printf 'Bootstrap: localimage\nFrom: base.sif\n' >"$proj/on-base.def"
+  local body="set(SIFSTORE_BUILDER \"$proj/copy-builder\")" chain i
+  for chain in 0 1 2 3 4 5 6 7 8 9; do
+    body+=$'\n'"add_sif_layer(l${chain}0 DEF scratch.def)"
+    for i in 1 2 3 4 5 6 7 8 9; do
+      body+=$'\n'"add_sif_layer(l${chain}${i} DEF on-base.def FROM l${chain}$((i - 1)))"
+    done
+  done
+  write_project module "$body"
+  configure module
+  local t0 t1
+  t0=$(date +%s.%N)
+  out=$("$NINJA" -C "$build" -j2 2>&1) || {
+    echo "$out"
+    fail "first build of 100 layers failed"
+  }
+  t1=$(date +%s.%N)
+  [ "$(built | wc -w)" = 100 ] || fail "expected 100 builds, got $(built | wc -w)"
+  echo "  first build of 100 layers: $(seconds "$t0" "$t1") s"
+  t0=$(date +%s.%N)
+  out=$(cd "$build" && "$NINJA" 2>&1)
+  t1=$(date +%s.%N)
+  [ "$out" = "ninja: no work to do." ] || fail "no-op ninja over 100 layers: $out"
+  echo "  no-op ninja over 100 layers: $(seconds "$t0" "$t1") s: $out"
+  out=$(cd "$build" && "$NINJA" -n -d explain 2>&1)
+  grep -q "is dirty" <<<"$out" && fail "ninja -d explain finds dirty outputs: $out"
+  step "edit the def of the 90 layers built FROM another: those 90 are out of date"
+  printf '\n' >>"$proj/on-base.def"
+  out=$("$NINJA" -C "$build" -n 2>&1)
+  [ "$(echo "$out" | grep -c 'Building SIF layer')" = 90 ] || fail "expected 90 layers to rebuild: $out"
+  return 0
+}
+
+# The fixture through each way of bringing SifStore in.
+check_mode() {
+  local mode=$1 exe_pattern=$2
+  start "$mode"
+  expect_built_set base mid top other
+  grep -q -- "$exe_pattern --root" "$build/build.ninja" ||
+    fail "the builds do not run $exe_pattern"
+  run_ninja
+  expect_no_work
+  touch "$proj/mid.def"
+  run_ninja
+  expect_built mid top
+}
+
+case_find_package() {
+  step "cmake --install SifStore into a prefix"
+  "$CMAKE" --install "$SIFSTORE_BUILD_DIR" --prefix "$E2E_WORK/prefix" >/dev/null
+  [ -f "$E2E_WORK/prefix/lib/cmake/SifStore/SifStoreConfig.cmake" ] || fail "no installed SifStoreConfig.cmake"
+  [ -f "$E2E_WORK/prefix/lib/cmake/SifStore/SifStoreConfigVersion.cmake" ] || fail "no installed version file"
+  check_mode install "$E2E_WORK/prefix/bin/sifstore"
+
+  step "the version file refuses an incompatible version"
+  write_project install 'find_package(SifStore 99 QUIET)
+if(SifStore_FOUND)
+  message(FATAL_ERROR "SifStore 99 found")
+endif()'
+  rm -rf "$build"
+  configure install
+  step "the installed package is relocatable"
+  mv "$E2E_WORK/prefix" "$E2E_WORK/moved"
+  write_project install 'find_package(SifStore 0.1 REQUIRED)
+message(STATUS "sifstore: ${SifStore_EXECUTABLE}")'
+  rm -rf "$build"
+  configure install -DCMAKE_PREFIX_PATH="$E2E_WORK/moved"
+  grep -q "sifstore: $E2E_WORK/moved/bin/sifstore" "$E2E_WORK/configure.log" || fail "not relocated"
+}
+
+case_add_subdirectory() {
+  snapshot_sources
+  check_mode subdir "$build/sifstore/tool/sifstore"
+  step "a change to sifstore rebuilds sifstore and no image"
+  echo "// changed" >>"$E2E_WORK/sifstore-src/tool/main.cpp"
+  run_ninja
+  grep -q "Linking CXX executable sifstore/tool/sifstore" <<<"$out" || fail "sifstore was not rebuilt"
+  no_builds
+  # The subproject's sifstore is an order-only input of the builds
+  # ("|| sifstore"): it is built first, and rebuilding it rebuilds no image.
+  local inputs
+  inputs=$("$NINJA" -C "$build" -t query containers/base.sif | sed -n '/input:/,/outputs:/p')
+  echo "$inputs" | sed 's/^/  | /'
+  grep -q '^    || .*sifstore' <<<"$inputs" || fail "sifstore is not an order-only input"
+  grep -v '^    ||' <<<"$inputs" | grep -q 'tool/sifstore' &&
+    fail "the images depend on the sifstore file, not only on its build order"
+  return 0
+}
+
+# FetchContent from a file:// git repository of the sources. The project is
+# fetched and configured for real; to keep the suite short it is not built
+# (add_subdirectory, which FetchContent_MakeAvailable calls, runs the same
+# commands for real): the commands that build sif-top must link the fetched
+# sifstore first, then build base, mid, top in order with it.
+case_fetchcontent() {
+  step "a git repository of the SifStore sources (file://)"
+  snapshot_sources
+  local src=$E2E_WORK/sifstore-src
+  git -C "$src" init -q -b main
+  git -C "$src" add -A
+  git -C "$src" -c user.name=e2e -c user.email=e2e@localhost commit -q -m "SifStore sources"
+
+  write_fixture
+  write_project fetch
+  configure fetch
+  [ -f "$build/_deps/sifstore-src/cmake/SifStore.cmake" ] || fail "FetchContent did not fetch SifStore"
+  local exe="$build/_deps/sifstore-build/tool/sifstore"
+  grep -q -- "$exe --root" "$build/build.ninja" || fail "the builds do not run the fetched sifstore"
+  local targets
+  targets=$("$NINJA" -C "$build" -t targets all)
+  for target in sif-base sif-mid sif-top sif-other sif-base-prune sif-base-point-latest \
+    sif-prune sif-point-latest sif-list sif-verify; do
+    grep -q "^$target:" <<<"$targets" || fail "no target $target"
+  done
+  # The commands that build sif-top from scratch, in order.
+  out=$("$NINJA" -C "$build" -t commands sif-top 2>&1)
+  local plan
+  plan=$(echo "$out" | sed -n "s|.* -o [^ ]*tool/sifstore .*|sifstore|p; s|^cd .* && $exe --root .* build \([a-z]*\) .*|\1|p" | xargs)
+  echo "  plan: $plan"
+  [ "$plan" = "sifstore base mid top" ] || fail "ninja -t commands sif-top plans '$plan': $out"
+}
+
+case "$case_name" in
+  build_order | incremental | retain_clean | standalone | parallel | errors | scale | \
+    find_package | add_subdirectory | fetchcontent)
+    "case_$case_name"
+    ;;
+  *) fail "unknown case" ;;
+esac
+echo "PASS ($case_name)"
