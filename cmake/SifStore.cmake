@@ -140,10 +140,19 @@ Commands
     base layer's pointer.  Touching any of them, a ``DEPENDS`` file, or
     rebuilding the base layer rebuilds this layer and every layer built
     ``FROM`` it, nothing else.  A second ``ninja`` does nothing.
-  * The timestamped builds are not registered outputs: ``ninja clean``
-    removes the latest pointers (symlinks) and never a build.  The next
-    ``ninja`` builds each layer again; ``ninja sif-point-latest`` instead
-    restores the pointers, after which ``ninja`` has nothing to do.
+  * Ninja also reruns a build whose command changed: a different
+    ``BUILDER``, ``BUILD_ARGS``, ``FROM``, ``RETAIN``, ``VERIFY``,
+    ``LAUNCHER``, ``ROOT`` or ``sifstore`` path rebuilds that layer (and
+    those built ``FROM`` it).  Re-running CMake alone rebuilds nothing.
+  * The timestamped builds are not registered outputs, so ``ninja clean``
+    never removes one.  It removes the latest pointers (symlinks: the
+    images they name stay) and the depfiles, so the next ``ninja`` builds
+    every layer anew, as a clean asks; the old builds stay until ``RETAIN``
+    prunes them.  ``ninja sif-point-latest`` puts the pointers back without
+    building, for users of the images in the meantime.
+  * A failed build leaves the layer's latest pointer and its history as
+    they were; Ninja prints ``sifstore``'s error, which names the build log,
+    and tries the build again on the next run.
   * Layers build in parallel, as far as ``-j`` and ``FROM`` allow; Ninja
     prints one summary line per build (``sifstore: built <layer>-<ts>:
     ...``), and the builder's output goes to the build log, whose path an

@@ -299,6 +299,33 @@ case_incremental() {
   run_ninja
   expect_no_work
   expect_counts base=3 mid=4 top=5 other=2
+
+  step "re-running CMake (CMakeLists.txt touched) builds no layer"
+  touch "$proj/CMakeLists.txt"
+  run_ninja
+  grep -q "Re-running CMake" <<<"$out" || fail "CMake did not re-run"
+  no_builds
+
+  step "a failing build: ninja fails, latest stays, the next ninja tries again"
+  local before
+  before=$(active top)
+  cp "$proj/top.def" "$proj/top.def.good"
+  echo "    standin-fail 3" >>"$proj/top.def"
+  local i
+  for i in 1 2; do
+    if out=$("$NINJA" -C "$build" 2>&1); then
+      fail "ninja succeeded with a failing build: $out"
+    fi
+    echo "$out" | sed 's/^/  | /'
+    grep -q "sifstore: error: build of top failed: .* (log: $store/top/top-.*\.build\.log)" <<<"$out" ||
+      fail "the failure does not name the build log"
+    [ "$(active top)" = "$before" ] || fail "a failed build moved top's latest"
+  done
+  mv "$proj/top.def.good" "$proj/top.def"
+  run_ninja
+  expect_built top
+  run_ninja
+  expect_no_work
 }
 
 case_retain_clean() {
