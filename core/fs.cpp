@@ -16,6 +16,8 @@ namespace {
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
 
 std::atomic<unsigned> g_temp_counter{0};
+// How many temporary names to try when the name is taken by a leftover.
+constexpr int kTempAttempts = 100;
 
 void write_all(int fd, std::string_view content, const std::string& what) {
   const char* p = content.data();
@@ -213,6 +215,14 @@ void Dir::write_file_atomic(const std::string& name, std::string_view content) c
   std::string tmp = temp_name_for(name);
   int fd = ::openat(fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     0666);
+  // The name may be taken by a temporary that a killed process with the same
+  // pid (on another host sharing the store, or before a pid was reused) left:
+  // take the next one.
+  for (int attempt = 0; fd < 0 && errno == EEXIST && attempt < kTempAttempts; ++attempt) {
+    tmp = temp_name_for(name);
+    fd = ::openat(fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0666);
+  }
   if (fd < 0) throw system_error("cannot create " + path_of(tmp));
   try {
     Fd owned(fd);
@@ -245,8 +255,12 @@ bool Dir::create_exclusive(const std::string& name, std::string_view content) co
 
 void Dir::symlink_atomic(const std::string& name, const std::string& target) const {
   std::string tmp = temp_name_for(name);
-  if (::symlinkat(target.c_str(), fd_.get(), tmp.c_str()) != 0)
-    throw system_error("cannot create symlink " + path_of(tmp));
+  int rc = ::symlinkat(target.c_str(), fd_.get(), tmp.c_str());
+  for (int attempt = 0; rc != 0 && errno == EEXIST && attempt < kTempAttempts; ++attempt) {
+    tmp = temp_name_for(name);  // taken by a leftover, as in write_file_atomic
+    rc = ::symlinkat(target.c_str(), fd_.get(), tmp.c_str());
+  }
+  if (rc != 0) throw system_error("cannot create symlink " + path_of(tmp));
   try {
     rename(tmp, name);
   } catch (...) {

@@ -119,8 +119,11 @@ class Dir {
   std::string path_;
 };
 
-// A unique hidden temporary name for `name` in the same directory:
-// ".<name>.tmp.<pid>.<counter>".
+// A hidden temporary name for `name` in the same directory:
+// ".<name>.tmp.<pid>.<counter>", unique within this process. A killed process
+// with the same pid (on another host sharing the store, or before the pid was
+// reused) may have left one of these names: write_file_atomic and
+// symlink_atomic then take the next.
 std::string temp_name_for(const std::string& name);
 
 }  // namespace sifstore
