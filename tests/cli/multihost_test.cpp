@@ -44,6 +44,12 @@
 // mark-unverified that had to wait for the layer lock (held by another
 // host's prune) find the build gone when they get it, and fail instead of
 // leaving an orphan marker.
+//
+// LeftoverTemporaryOfTheSamePid: a process killed between writing a
+// temporary (".<name>.tmp.<pid>.<n>") and renaming it leaves it behind; a
+// process with the same pid on another host (or in another container: here
+// pid 1 of a fresh PID namespace) writes the same names and must not fail
+// on them.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -728,6 +734,35 @@ TEST(MultiHost, MarkersWaitingForTheLockRecheckTheBuild) {
     for (const char* suffix : {".keep", ".verified", ".unverified"})
       EXPECT_FALSE(lexists(build_file(root, ts, suffix))) << "orphan marker " << suffix;
   }
+}
+
+TEST(MultiHost, LeftoverTemporaryOfTheSamePid) {
+  if (run({"unshare", "-p", "-f", "--", "sh", "-c", "test $$ = 1"}).status != 0)
+    GTEST_SKIP() << "cannot run a process as pid 1 of a new PID namespace (unshare -p -f)";
+  TempDir t;
+  const std::string root = t / "store";
+  const std::string ts = "2026-0101-000000";
+  for (const char* suffix : {".sif", ".lock", ".def"})
+    write_file(build_file(root, ts, suffix), "x\n");
+  // What a killed pid 1 elsewhere left: temporaries of the pointer and of a marker.
+  for (int n = 0; n < 4; ++n) {
+    write_file(root + "/." + kLayer + ".sif.tmp.1." + std::to_string(n), "");
+    write_file(root + "/" + kLayer + "/." + kLayer + "-" + ts + ".keep.tmp.1." + std::to_string(n),
+               "");
+  }
+  auto as_pid_1 = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"unshare", "-p", "-f", "--"};
+    auto s = sifstore_argv(root, args);
+    argv.insert(argv.end(), s.begin(), s.end());
+    return run(argv);
+  };
+  RunResult r = as_pid_1({"point-latest", kLayer, ts});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(readlink_or_empty(root + "/" + kLayer + ".sif"),
+            kLayer + "/" + kLayer + "-" + ts + ".sif");
+  r = as_pid_1({"protect", kLayer, ts});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(lexists(build_file(root, ts, ".keep")));
 }
 
 }  // namespace
