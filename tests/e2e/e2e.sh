@@ -44,6 +44,7 @@ step() { echo "--- $*"; }
 #   top     FROM mid; VERIFY
 #   other   scratch, independent; DEPENDS extra.txt; LAUNCHER logs its runs;
 #           RETAIN 1
+#   lazy    scratch (other.def), EXCLUDE_FROM_ALL
 
 write_fixture() {
   mkdir -p "$proj/files/conf.d"
@@ -129,6 +130,7 @@ add_sif_layer(mid DEF mid.def FROM base
   BUILDER env "SIFSTORE_STANDIN_VERSION=9.9 e2e" "$SIFSTORE_STANDIN")
 add_sif_layer(top DEF top.def FROM mid VERIFY)
 add_sif_layer(other DEF other.def DEPENDS extra.txt LAUNCHER "$proj/launcher.sh" RETAIN 1)
+add_sif_layer(lazy DEF other.def EXCLUDE_FROM_ALL)
 EOF
 }
 
@@ -258,6 +260,11 @@ case_build_order() {
   step "second ninja"
   run_ninja
   expect_no_work
+
+  step "EXCLUDE_FROM_ALL: lazy is built on request only"
+  expect_counts lazy=0
+  run_ninja sif-lazy
+  expect_built lazy
 
   step "ninja sif-mid builds nothing when up to date; a fresh tree builds only mid's chain"
   run_ninja sif-mid
@@ -463,7 +470,7 @@ case_parallel() {
 # Logs "<layer> <start> <end>" for each build, then answers as the stand-in.
 if [ "\$1" = build ]; then
   for last; do :; done
-  layer=\$(basename "\$(dirname "\$(dirname "\$last")")")
+  layer=\$(basename "\$(dirname "\$last")")
   start=\$(date +%s.%N)
   SIFSTORE_STANDIN_HANG=1 "$SIFSTORE_STANDIN" "\$@"
   status=\$?
