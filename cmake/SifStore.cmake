@@ -25,8 +25,13 @@ It is found through the package, or comes with the source tree:
   FetchContent_MakeAvailable(SifStore)
 
 The module runs the ``sifstore`` executable: the one built in the same tree
-when SifStore is a subproject (target ``SifStore::sifstore``), the installed
-one found by ``find_package(SifStore)``, or ``SIFSTORE_EXECUTABLE`` when set.
+when SifStore is a subproject (target ``SifStore::sifstore``; it is built
+before the images, and rebuilding it rebuilds no image), the installed one
+found by ``find_package(SifStore)`` (``SifStore_EXECUTABLE``), or
+``SIFSTORE_EXECUTABLE`` when set.
+
+It is made for the Ninja generators; the Makefile generators work too, but
+without job pools.
 
 Commands
 ^^^^^^^^
