@@ -88,6 +88,16 @@ class Group {
       return "";
     }
   }
+  // Lets a stopped group go on (or signals it) and waits for the leader's
+  // exit status.
+  int resume_and_wait(int sig = SIGCONT) {
+    if (pid_ <= 0) return -1;
+    ::kill(-pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
   // kill -9 of the whole group, then reap the leader.
   void kill_all() {
     if (pid_ <= 0) return;
@@ -277,6 +287,58 @@ TEST_F(BuildFailure, FailingBuilderLeavesOnlyItsLog) {
     EXPECT_EQ(after, before);
     EXPECT_EQ(latest("base"), ts1);
   }
+}
+
+// SIGTERM (or Ctrl-C) while the builder runs: the builder is told, the
+// build gives up cleanly; only its log stays.
+TEST_F(BuildFailure, TerminatedBuildCleansUp) {
+  std::string ts1 = build_ok("base");
+  auto before = snapshot(root);
+  std::set<std::string> known = new_ts(root + "/base", {});
+  Group g(argv(build_args("base", "base.def")), env({"SIFSTORE_STANDIN_HANG=60"}), t.path(),
+          t / "term.out");
+  ASSERT_TRUE(g.wait_output("SIFSTORE_STANDIN_HANG", 30)) << g.output();
+  EXPECT_EQ(g.resume_and_wait(SIGTERM), 1) << g.output();
+  EXPECT_TRUE(contains(g.output(), "sifstore: error: build of base interrupted")) << g.output();
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+  EXPECT_EQ(latest("base"), ts1);
+  auto fresh = new_ts(root + "/base", known);
+  ASSERT_EQ(fresh.size(), 1u);
+  auto after = snapshot(root);
+  after.erase("base/base-" + *fresh.begin() + ".build.log");
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(list_dir(tmp), std::vector<std::string>{});  // the builder cleaned up too
+}
+
+using BuildConcurrent = BuildChainTest;
+
+// The layer lock is not held while a build is between its steps: another
+// build, a prune and a pointer move go on meanwhile; the older build then
+// publishes without taking latest from the newer one.
+TEST_F(BuildConcurrent, AnOlderBuildFinishingLastLeavesLatestOnTheNewer) {
+  std::string ts0 = build_ok("base");
+  Group a(argv(build_args("base", "base.def")), env({"SIFSTORE_DEBUG_STOP_AT=built"}), t.path(),
+          t / "a.out");
+  ASSERT_TRUE(a.wait_stopped(30)) << a.output();
+  auto fresh = new_ts(root + "/base", {ts0});
+  ASSERT_EQ(fresh.size(), 1u);
+  std::string ts_a = *fresh.begin();
+
+  std::string ts_b = build_ok("base");  // not blocked by the stopped build
+  EXPECT_GT(ts_b, ts_a);
+  EXPECT_EQ(latest("base"), ts_b);
+  auto r = cli({"prune", "base", "--retain", "0"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, ts0 + "\n");  // the build in progress is not touched
+  r = cli({"fsck"});
+  EXPECT_EQ(r.status, 0) << r.out;  // a live build is not debris
+
+  EXPECT_EQ(a.resume_and_wait(), 0) << a.output();
+  EXPECT_TRUE(contains(a.output(), "latest left on a newer build")) << a.output();
+  EXPECT_EQ(latest("base"), ts_b);
+  EXPECT_EQ(builds("base"), (std::vector<std::string>{ts_b, ts_a}));
+  expect_every_sif_complete("base");
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
 }
 
 }  // namespace

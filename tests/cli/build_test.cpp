@@ -234,6 +234,12 @@ TEST_F(BuildCli, FromLayerPinsTheExactBaseImage) {
   // The rough def keeps what the user wrote.
   EXPECT_EQ(read_file(artifact("app", ts, "rough.def")), read_file(t / "app.def"));
 
+  // Without --from, a localimage def naming the pointer is pinned the same way.
+  write_file(t / "tool.def", "Bootstrap: localimage\nFrom: containers/base.sif\n");
+  std::string tool_ts = build_ok("tool", "tool.def");
+  EXPECT_TRUE(contains(read_file(artifact("tool", tool_ts, "def")), "From: " + exact + "\n"));
+  EXPECT_EQ(lock_of(artifact("tool", tool_ts, "lock")).facts.at("base-image"), exact);
+
   // A newer base does not change what the app build was made from.
   std::string base_ts2 = build_ok("base");
   EXPECT_NE(base_ts2, base_ts);
