@@ -6,6 +6,7 @@
 
 #include "core/chain.h"
 #include "core/check.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/fsck.h"
 #include "core/names.h"
@@ -74,6 +75,11 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   o.echo_fd = (*vm)["quiet"].as<bool>() ? -1 : STDERR_FILENO;
 
   Store store = Store::open_or_create(ctx.root);
+  // The prune step takes retain from config.yaml: say what is wrong with it
+  // before the build starts, as `prune` does.
+  if (!o.retain)
+    for (const auto& w : load_config(store.root_dir()).warnings)
+      ctx.err << "sifstore: warning: " << w << "\n";
   BuildResult r = build_layer(store, o);
   if ((*vm)["json"].as<bool>()) {
     json j = {{"layer", o.layer},

@@ -77,6 +77,13 @@ TEST_F(BuildCli, RetainFromTheOptionAndFromConfig) {
   std::string ts6 = build_ok("base", "base.def", {"--retain", "1"});
   EXPECT_EQ(builds("base"), (std::vector<std::string>{ts6, ts5}));
   EXPECT_EQ(latest("base"), ts6);
+  // An invalid value: the default (10), with a warning.
+  write_file(root + "/config.yaml", "images:\n  retain: nonsense\n");
+  r = build("base");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "sifstore: warning: " + root + "/config.yaml: invalid images.retain"))
+      << r.err;
+  EXPECT_EQ(builds("base").size(), 3u);
 }
 
 TEST_F(BuildCli, VerifyMarksVerifiedWhenNothingDrifted) {
