@@ -114,16 +114,6 @@ int lock_diff(Context& ctx, const std::vector<std::string>& args) {
   return diff.identical() ? 0 : 1;
 }
 
-}  // namespace
-
-// TEMPORARY: a weak stand-in until tool/cmd_lock_capture.cpp (helper-sif)
-// defines lock_capture; the linker prefers that definition.
-__attribute__((weak)) int lock_capture(Context&, const std::vector<std::string>&) {
-  throw Error("lock capture is not built into this sifstore yet");
-}
-
-namespace {
-
 int cmd_lock(Context& ctx, const std::vector<std::string>& args) {
   const Command& cmd = find_command("lock");
   if (args.empty())
@@ -135,7 +125,7 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& args) {
     ctx.out << "usage: sifstore [--root DIR] " << cmd.synopsis << "\n\n"
             << cmd.summary << "\n\n"
             << "subcommands:\n"
-            << "  lock capture SIF [-o FILE] [--method static|exec]\n"
+            << "  lock capture SIF [-o FILE] [--method static|exec] [--builder CMD]\n"
             << "      write the lock of an image (pip, dpkg, node versions)\n"
             << "  " << kLockDef.synopsis << "\n"
             << "      write the locked definition that rebuilds the image\n"
