@@ -101,7 +101,9 @@ snapshot_sources() {
   else  # an unpacked release: everything but build trees
     (cd "$SIFSTORE_SOURCE_DIR" && tar cf - --exclude='./build*' --exclude=./out .) | (cd "$src" && tar xf -)
   fi
-  [ -f "$src/CMakeLists.txt" ] && [ -f "$src/cmake/SifStore.cmake" ] || fail "could not copy the sources"
+  if [ ! -f "$src/CMakeLists.txt" ] || [ ! -f "$src/cmake/SifStore.cmake" ]; then
+    fail "could not copy the sources"
+  fi
 }
 
 # The lines that bring SifStore in, for each way of using it.
@@ -359,7 +361,7 @@ case_retain_clean() {
         count=$((count + 1))
       fi
     done
-    want=$(echo $want | tr ' ' '\n' | sort | xargs)
+    want=$(echo "$want" | tr ' ' '\n' | sort | xargs)
     got=$(all_ts base | sort | xargs)
     [ "$got" = "$want" ] || fail "base keeps {$got}, expected {$want}"
     echo "  base keeps $(echo "$got" | wc -w) builds: $got"
@@ -487,7 +489,7 @@ EOF
   run_both() {
     rm -f "$proj/intervals.log"
     touch "$proj/p1.def" "$proj/p2.def"
-    run_ninja -j2 "$@"
+    run_ninja -j2
     expect_built_set p1 p2
     sed 's/^/  interval: /' "$proj/intervals.log"
   }
