@@ -636,6 +636,11 @@ check_mode() {
   touch "$proj/mid.def"
   run_ninja
   expect_built mid top
+  # The helper script of the point-latest targets comes with the module.
+  "$SIFSTORE_EXE" --root "$store" rollback top >/dev/null
+  run_ninja sif-point-latest
+  no_builds
+  [ "$(active top)" = "top/top-$(newest_ts top).sif" ] || fail "sif-point-latest did not restore top"
 }
 
 case_find_package() {
