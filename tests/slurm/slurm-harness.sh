@@ -49,6 +49,16 @@ cannot_run() {
 stop() {
   [ -f "$dir/pids" ] || return 0
   local name pid
+  # Jobs still running on our cluster (a test that failed half-way) are
+  # cancelled first, so that no job step outlives the daemons.
+  if [ -f "$dir/slurm.conf" ] && grep -q "^slurmctld " "$dir/pids" &&
+     SLURM_CONF=$dir/slurm.conf timeout 10 scontrol ping >/dev/null 2>&1; then
+    SLURM_CONF=$dir/slurm.conf timeout 10 scancel --user="$(id -un)" 2>/dev/null
+    for _ in $(seq 1 50); do
+      [ -z "$(SLURM_CONF=$dir/slurm.conf timeout 10 squeue -h -o %i 2>/dev/null)" ] && break
+      sleep 0.2
+    done
+  fi
   # Reverse order of start: slurmd, slurmctld, munged.
   tac "$dir/pids" | while read -r name pid; do
     if kill -0 "$pid" 2>/dev/null; then
