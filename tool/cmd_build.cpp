@@ -33,6 +33,34 @@ json diff_json(const LockDiff& d) {
           {"summary", d.summary()}};
 }
 
+// The last lines of the newest build log of the layer, on stderr.
+void print_log_tail(Context& ctx, const Store& store, const std::string& layer) {
+  try {
+    auto dir = store.layer_dir(layer);
+    if (!dir) return;
+    std::string newest;
+    for (const auto& e : dir->scan()) {
+      auto p = parse_artifact_name(layer, e.name);
+      if (p && p->artifact == Artifact::kBuildLog && e.name > newest) newest = e.name;
+    }
+    if (newest.empty()) return;
+    auto text = dir->read_file(newest, 256u << 20);
+    if (!text) return;
+    constexpr size_t kLines = 20;
+    size_t pos = text->size();
+    if (pos > 0 && (*text)[pos - 1] == '\n') --pos;  // the final newline ends the last line
+    for (size_t n = 0; n < kLines && pos > 0; ++n) {
+      size_t nl = text->rfind('\n', pos - 1);
+      pos = nl == std::string::npos ? 0 : nl;
+    }
+    std::string tail = text->substr(pos == 0 ? 0 : pos + 1);
+    if (!tail.empty() && tail.back() != '\n') tail += '\n';
+    ctx.err << "sifstore: the end of " << dir->path_of(newest) << ":\n" << tail;
+  } catch (const Error&) {
+    // No log to show: the error message says enough.
+  }
+}
+
 int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
   d.add_options()("def", po::value<std::string>(), "the rough definition file (required)")
@@ -80,7 +108,15 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   if (!o.retain)
     for (const auto& w : load_config(store.root_dir()).warnings)
       ctx.err << "sifstore: warning: " << w << "\n";
-  BuildResult r = build_layer(store, o);
+  BuildResult r;
+  try {
+    r = build_layer(store, o);
+  } catch (const Error&) {
+    // Quiet builds show nothing of the builder while it runs: show how its
+    // log ends before the error, so a failure in a CI log is readable.
+    if (o.echo_fd < 0) print_log_tail(ctx, store, o.layer);
+    throw;
+  }
   if ((*vm)["json"].as<bool>()) {
     json j = {{"layer", o.layer},
               {"ts", r.ts},
