@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <unordered_set>
 
@@ -479,18 +478,33 @@ struct PythonSetup {
   std::vector<std::string> sys_path;  // the directories pip scans, in order
 };
 
-std::optional<std::pair<int, int>> version_from_name(const std::string& name) {
-  static const std::regex re("python(\\d+)\\.(\\d+)");
-  std::smatch m;
-  if (!std::regex_match(name, m, re)) return std::nullopt;
-  return std::make_pair(std::stoi(m[1]), std::stoi(m[2]));
+// "<major>.<minor>" at the start of text (then the end or '.'), as numbers.
+std::optional<std::pair<int, int>> leading_version(std::string_view text, bool rest_allowed) {
+  auto number = [&](size_t& i) -> std::optional<int> {
+    size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i == start || i - start > 6) return std::nullopt;
+    return std::stoi(std::string(text.substr(start, i - start)));
+  };
+  size_t i = 0;
+  auto major = number(i);
+  if (!major || i >= text.size() || text[i] != '.') return std::nullopt;
+  ++i;
+  auto minor = number(i);
+  if (!minor) return std::nullopt;
+  if (i != text.size() && !(rest_allowed && text[i] == '.')) return std::nullopt;
+  return std::make_pair(*major, *minor);
 }
 
+// "python3.11" -> (3, 11).
+std::optional<std::pair<int, int>> version_from_name(const std::string& name) {
+  if (!starts_with(name, "python")) return std::nullopt;
+  return leading_version(std::string_view(name).substr(6), false);
+}
+
+// "3.11.2" -> (3, 11).
 std::optional<std::pair<int, int>> version_from_text(const std::string& text) {
-  static const std::regex re("(\\d+)\\.(\\d+)(\\..*)?");
-  std::smatch m;
-  if (!std::regex_match(text, m, re)) return std::nullopt;
-  return std::make_pair(std::stoi(m[1]), std::stoi(m[2]));
+  return leading_version(text, true);
 }
 
 // "key = value" lines of pyvenv.cfg.
@@ -765,7 +779,15 @@ std::string pip_freeze_for(const SquashfsImage& fs, const PythonSetup& py) {
       auto text = fs.read_file_if_regular(path + "/EGG-INFO/PKG-INFO", 256u << 20);
       if (!text) continue;
       auto parts = split(e.name.substr(0, e.name.size() - 4), '-');
-      std::string name = std::regex_replace(parts[0], std::regex("[^A-Za-z0-9.]+"), "-");
+      // pkg_resources' safe_name: runs of other characters become '-'.
+      std::string name;
+      for (char c : parts[0]) {
+        bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '.';
+        if (keep)
+          name += c;
+        else if (name.empty() || name.back() != '-')
+          name += '-';
+      }
       std::string version =
           parts.size() > 1 ? parts[1] : metadata_header(*text, "Version").value_or("");
       if (version.empty()) continue;
@@ -866,50 +888,175 @@ std::string canonical_python_name(std::string_view name) {
   return out;
 }
 
+namespace {
+
+// A version taken apart by PEP 440's grammar (packaging's VERSION_PATTERN).
+struct Pep440 {
+  std::string epoch;
+  std::vector<std::string> release;
+  std::string pre_label, pre_number;  // pre_label empty: no pre-release
+  std::optional<std::string> post, dev, local;
+};
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_sep(char c) { return c == '-' || c == '_' || c == '.'; }
+
+// A backtracking matcher with the regular expression's preferences: an
+// optional part is tried present first, alternatives in pattern order, so
+// the result is the one re.match would find. `v` is lower-cased.
+class Pep440Parser {
+ public:
+  explicit Pep440Parser(std::string v) : v_(std::move(v)) {}
+
+  std::optional<Pep440> parse() {
+    size_t i = 0;
+    if (i < v_.size() && v_[i] == 'v') ++i;
+    size_t j = i;
+    std::string digits = take_digits(j);
+    if (digits.empty()) return std::nullopt;
+    if (j < v_.size() && v_[j] == '!') {
+      p_.epoch = digits;
+      i = j + 1;
+    }
+    // The release: numbers joined by '.', as many as there are.
+    std::string first = take_digits(i);
+    if (first.empty()) return std::nullopt;
+    p_.release.push_back(first);
+    while (i + 1 < v_.size() && v_[i] == '.' && is_digit(v_[i + 1])) {
+      ++i;
+      p_.release.push_back(take_digits(i));
+    }
+    if (pre(i)) return p_;
+    return std::nullopt;
+  }
+
+ private:
+  std::string take_digits(size_t& i) const {
+    size_t start = i;
+    while (i < v_.size() && is_digit(v_[i])) ++i;
+    return v_.substr(start, i - start);
+  }
+  bool word_at(size_t i, std::string_view w) const { return v_.compare(i, w.size(), w) == 0; }
+
+  // [-_.]?(label)[-_.]?(N)? then what follows, or nothing then what follows.
+  bool labelled(size_t i, const std::vector<std::string_view>& labels, std::string* label,
+                std::string* number, bool (Pep440Parser::*next)(size_t)) {
+    for (size_t s0 : {size_t(1), size_t(0)}) {
+      if (s0 && !(i < v_.size() && is_sep(v_[i]))) continue;
+      size_t a = i + s0;
+      for (auto l : labels) {
+        if (!word_at(a, l)) continue;
+        size_t b = a + l.size();
+        for (size_t s1 : {size_t(1), size_t(0)}) {
+          if (s1 && !(b < v_.size() && is_sep(v_[b]))) continue;
+          size_t c = b + s1;
+          std::string n = take_digits(c);
+          *label = std::string(l);
+          *number = n;
+          if ((this->*next)(c)) return true;
+        }
+      }
+    }
+    label->clear();
+    number->clear();
+    return (this->*next)(i);
+  }
+
+  bool pre(size_t i) {
+    return labelled(i, {"a", "b", "c", "rc", "alpha", "beta", "pre", "preview"}, &p_.pre_label,
+                    &p_.pre_number, &Pep440Parser::post);
+  }
+  bool post(size_t i) {
+    // "-N" first, then [-_.]?(post|rev|r)[-_.]?N?, then none.
+    if (i + 1 < v_.size() && v_[i] == '-' && is_digit(v_[i + 1])) {
+      size_t j = i + 1;
+      std::string n = take_digits(j);
+      if (dev(j)) {
+        p_.post = n;
+        return true;
+      }
+    }
+    std::string label, number;
+    if (!labelled(i, {"post", "rev", "r"}, &label, &number, &Pep440Parser::dev)) return false;
+    if (label.empty())
+      p_.post.reset();
+    else
+      p_.post = number;
+    return true;
+  }
+  bool dev(size_t i) {
+    std::string label, number;
+    if (!labelled(i, {"dev"}, &label, &number, &Pep440Parser::local)) return false;
+    if (label.empty())
+      p_.dev.reset();
+    else
+      p_.dev = number;
+    return true;
+  }
+  bool local(size_t i) {
+    if (i < v_.size() && v_[i] == '+') {
+      // [a-z0-9]+([-_.][a-z0-9]+)* to the end.
+      size_t j = i + 1;
+      bool need_alnum = true;
+      for (; j < v_.size(); ++j) {
+        char c = v_[j];
+        bool alnum = is_digit(c) || (c >= 'a' && c <= 'z');
+        if (alnum) {
+          need_alnum = false;
+        } else if (is_sep(c) && !need_alnum) {
+          need_alnum = true;
+        } else {
+          break;
+        }
+      }
+      if (j == v_.size() && !need_alnum) {
+        p_.local = v_.substr(i + 1);
+        return true;
+      }
+    }
+    p_.local.reset();
+    return i == v_.size();
+  }
+
+  std::string v_;
+  Pep440 p_;
+};
+
+std::string pep440_number(const std::string& s) {
+  size_t nz = s.find_first_not_of('0');
+  return nz == std::string::npos ? std::string("0") : s.substr(nz);
+}
+
+}  // namespace
+
 std::optional<std::string> pep440_normalize(std::string_view version) {
-  // packaging's VERSION_PATTERN, matched case-insensitively with
-  // surrounding white space allowed.
-  static const std::regex re(
-      "^\\s*v?(?:(?:([0-9]+)!)?([0-9]+(?:\\.[0-9]+)*)"
-      "([-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_.]?([0-9]+)?)?"
-      "((?:-([0-9]+))|(?:[-_.]?(post|rev|r)[-_.]?([0-9]+)?))?"
-      "([-_.]?(dev)[-_.]?([0-9]+)?)?)"
-      "(?:\\+([a-z0-9]+(?:[-_.][a-z0-9]+)*))?\\s*$",
-      std::regex::icase | std::regex::ECMAScript | std::regex::optimize);
-  std::string v(version);
-  std::smatch m;
-  if (!std::regex_match(v, m, re)) return std::nullopt;
-  auto num = [](std::string s) {
-    size_t nz = s.find_first_not_of('0');
-    return nz == std::string::npos ? std::string("0") : s.substr(nz);
-  };
+  auto p = Pep440Parser(lower(strip(version))).parse();
+  if (!p) return std::nullopt;
   std::string out;
-  if (m[1].matched && num(m[1]) != "0") out += num(m[1]) + "!";
-  std::string release;
-  for (auto& part : split(m[2].str(), '.')) release += (release.empty() ? "" : ".") + num(part);
-  out += release;
-  if (m[3].matched) {
-    std::string l = lower(m[4].str());
+  if (!p->epoch.empty() && pep440_number(p->epoch) != "0") out += pep440_number(p->epoch) + "!";
+  for (size_t i = 0; i < p->release.size(); ++i)
+    out += (i ? "." : "") + pep440_number(p->release[i]);
+  if (!p->pre_label.empty()) {
+    std::string l = p->pre_label;
     if (l == "alpha")
       l = "a";
     else if (l == "beta")
       l = "b";
     else if (l == "c" || l == "pre" || l == "preview")
       l = "rc";
-    out += l + (m[5].matched ? num(m[5]) : "0");
+    out += l + (p->pre_number.empty() ? "0" : pep440_number(p->pre_number));
   }
-  if (m[6].matched) out += ".post" + (m[7].matched ? num(m[7]) : m[9].matched ? num(m[9]) : "0");
-  if (m[10].matched) out += ".dev" + (m[12].matched ? num(m[12]) : "0");
-  if (m[13].matched) {
-    std::string local;
-    std::string part;
+  if (p->post) out += ".post" + (p->post->empty() ? "0" : pep440_number(*p->post));
+  if (p->dev) out += ".dev" + (p->dev->empty() ? "0" : pep440_number(*p->dev));
+  if (p->local) {
+    std::string local, part;
     auto flush = [&]() {
-      bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-      local += (local.empty() ? "" : ".") + (digits ? num(part) : lower(part));
+      bool digits = !part.empty() && std::all_of(part.begin(), part.end(), is_digit);
+      local += (local.empty() ? "" : ".") + (digits ? pep440_number(part) : part);
       part.clear();
     };
-    for (char c : m[13].str()) {
-      if (c == '-' || c == '_' || c == '.')
+    for (char c : *p->local) {
+      if (is_sep(c))
         flush();
       else
         part += c;
