@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "support/temp_dir.h"
@@ -125,6 +126,65 @@ TEST(DefParse, FilesLinesSplitAsApptainerDoes) {
                      {"{{ dir }}/conf.yaml", "/etc/conf.yaml"},
                      {"'single quoted", "' /x"},  // Apptainer's splitter has no closing '
                      {"src", "dst"}}));
+}
+
+// The %files splitter is written out by hand; Python's re follows the same
+// leftmost-first rules as Go's RE2 for Apptainer's expression, so random
+// lines must split the same way in both.
+TEST(DefParse, FilesSplitterMatchesTheRegularExpression) {
+  if (test::run({"python3", "-c", "pass"}).status != 0) GTEST_SKIP() << "no python3: skipped";
+  const std::string alphabet = "ab_/.*{{}} \t\"'\\$-";
+  uint32_t x = 2024;
+  std::vector<std::string> lines;
+  for (int i = 0; i < 3000; ++i) {
+    x = x * 1103515245u + 12345u;
+    size_t len = 1 + (x >> 16) % 24;
+    std::string line;
+    for (size_t k = 0; k < len; ++k) {
+      x = x * 1103515245u + 12345u;
+      line += alphabet[(x >> 16) % alphabet.size()];
+    }
+    if (i % 7 == 0) line += "{{ arg }}x";  // templates, with spaces inside
+    lines.push_back(line);
+  }
+  TempDir t;
+  nlohmann::json in = lines;
+  test::write_file(t / "lines.json", in.dump());
+  test::write_file(t / "split.py", R"py(import json, re, sys
+pat = re.compile(r"""([^\t\n\f\r "']*{{[\t\n\f\r ]*[0-9A-Za-z_]+[\t\n\f\r ]*}}*[^\t\n\f\r {}"']*)+|([^\t\n\f\r "']+|"([^"]*)"|'([^']*))""")
+out = []
+for line in json.load(open(sys.argv[1])):
+    t = line.strip(" \t\n\r\v\f")
+    if not t or t.startswith("#"):
+        out.append("skip")
+        continue
+    words = [m.group(0) for m in pat.finditer(t)]
+    if not words:
+        out.append(None)
+        continue
+    src = words[0].strip(" \t\n\r\v\f").strip('"')
+    dst = words[1].strip(" \t\n\r\v\f").strip('"') if len(words) > 1 else ""
+    out.append([src, dst])
+json.dump(out, sys.stdout)
+)py");
+  auto r = test::run({"python3", t / "split.py", t / "lines.json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  nlohmann::json want = nlohmann::json::parse(r.out);
+  ASSERT_EQ(want.size(), lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    nlohmann::json got;
+    try {
+      DefFile d = parse_def("Bootstrap: docker\n%files\n" + lines[i] + "\n", "x.def");
+      const auto& files = d.final_stage().sections.at(0).files;
+      if (files.empty())
+        got = "skip";
+      else
+        got = {files[0].src, files[0].dst};
+    } catch (const Error&) {
+      got = nullptr;
+    }
+    EXPECT_EQ(got, want[i]) << "line: [" << lines[i] << "]";
+  }
 }
 
 TEST(DefParse, BadInputNamesFileAndLine) {
