@@ -11,8 +11,11 @@ namespace sifstore::test {
 
 void make_build(const std::string& root, const std::string& layer, const std::string& ts,
                 const std::vector<std::string>& exts) {
+  // A lock gets valid (empty) lock text, so commands that read locks accept it.
   for (const auto& ext : exts)
-    write_file(root + "/" + layer + "/" + layer + "-" + ts + "." + ext, ext + " of " + ts + "\n");
+    write_file(root + "/" + layer + "/" + layer + "-" + ts + "." + ext,
+               ext == "lock" ? "# scitex-container lock\n[pip]\n[dpkg]\n[node]\n\n"
+                             : ext + " of " + ts + "\n");
 }
 
 void make_pointer(const std::string& root, const std::string& layer, const std::string& target) {
