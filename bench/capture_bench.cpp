@@ -1,7 +1,7 @@
 // capture_bench: static lock capture against `unsquashfs -cat` of the same
 // files, and sha256 of a 1 GiB file against `sha256sum` (SPEC §8).
 //
-//   capture_bench [--dpkg N] [--pip N] [--node N] [--rounds R] [--no-sha]
+//   capture_bench [--dpkg N] [--pip N] [--node N] [--runs R] [--dir DIR] [--no-sha]
 //
 // It builds a genuine SIF (mksquashfs, gzip, then siftool) whose root holds
 // a synthetic Debian system: a dpkg status database of N packages (default
@@ -297,6 +297,7 @@ void bench_sha256(const fs::path& dir, int rounds) {
 int main(int argc, char** argv) {
   int n_dpkg = 2500, n_pip = 600, n_node = 40, rounds = 7;
   bool sha = true;
+  std::string base;  // where the scratch directory goes (default $TMPDIR or /tmp)
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
@@ -306,17 +307,21 @@ int main(int argc, char** argv) {
       n_pip = next();
     else if (a == "--node")
       n_node = next();
-    else if (a == "--rounds")
+    else if (a == "--runs" || a == "--rounds")
       rounds = std::max(1, next());
+    else if (a == "--dir" && i + 1 < argc)
+      base = argv[++i];
     else if (a == "--no-sha")
       sha = false;
     else {
-      std::cerr << "usage: capture_bench [--dpkg N] [--pip N] [--node N] [--rounds R] [--no-sha]\n";
+      std::cerr << "usage: capture_bench [--dpkg N] [--pip N] [--node N] [--runs R] [--dir DIR] "
+                   "[--no-sha]\n";
       return 2;
     }
   }
   const char* tmp = std::getenv("TMPDIR");
-  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/capture-bench-XXXXXX";
+  if (base.empty()) base = tmp && *tmp ? tmp : "/tmp";
+  std::string tmpl = base + "/capture-bench-XXXXXX";
   if (!mkdtemp(tmpl.data())) {
     std::perror("mkdtemp");
     return 1;
