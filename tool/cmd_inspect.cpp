@@ -135,11 +135,10 @@ int cmd_inspect(Context& ctx, const std::vector<std::string>& args) {
     std::string link = "NONE";
     if (desc.linked_id)
       link = std::to_string(desc.linked_id) + (desc.linked_to_group ? " (G)" : "");
-    rows.push_back({std::to_string(desc.id), desc.group_id ? std::to_string(desc.group_id) : "NONE",
-                    link,
-                    std::to_string(desc.offset) + "-" + std::to_string(desc.offset + desc.size),
-                    std::to_string(desc.size), desc.type_text(),
-                    desc.name.empty() ? "-" : desc.name});
+    rows.push_back(
+        {std::to_string(desc.id), desc.group_id ? std::to_string(desc.group_id) : "NONE", link,
+         std::to_string(desc.offset) + "-" + std::to_string(desc.offset + desc.size),
+         std::to_string(desc.size), desc.type_text(), desc.name.empty() ? "-" : desc.name});
   }
   print_table(ctx.out, rows);
   if (def) {
