@@ -59,6 +59,7 @@ steps to reproduce), 77 skipped (the reference is not available).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -466,6 +467,32 @@ def ref_step(case_dir: Path, root: str, op: tuple):
             aside.rename(p)
 
 
+@contextlib.contextmanager
+def pinned_kept(case_dir: Path, root, layer: str):
+    """Gives each build of `layer` that SifStore keeps because another layer's
+    locked def pins it a temporary `.keep` (what is there already, such as
+    a dangling symlink, is moved aside meanwhile), so that the reference's
+    prune decides as SifStore's must. Yields how many were added."""
+    added = []
+    listed = {b["ts"]: b for b in ref.list_builds(root, layer)}
+    try:
+        for ts in sorted(pins(case_dir, layer)):
+            if ts in listed and not listed[ts]["keep"]:
+                k = case_dir / "store" / layer / f"{layer}-{ts}.keep"
+                aside = None
+                if os.path.lexists(k):
+                    aside = k.with_name(k.name + ".aside")
+                    k.rename(aside)
+                k.write_text("")
+                added.append((k, aside))
+        yield len(added)
+    finally:
+        for k, aside in added:
+            k.unlink()
+            if aside:
+                aside.rename(k)
+
+
 def ref_step_plain(case_dir: Path, root: str, op: tuple):
     kind, layer = op[0], op[1]
     try:
@@ -476,19 +503,9 @@ def ref_step_plain(case_dir: Path, root: str, op: tuple):
             if kind == "prune-config":
                 if not (case_dir / "store" / "config.yaml").exists():
                     retain = 10
-            temp_keeps = []
-            listed = {b["ts"]: b for b in ref.list_builds(root, layer)}
-            for ts in sorted(pins(case_dir, layer)):
-                if ts in listed and not listed[ts]["keep"]:
-                    k = case_dir / "store" / layer / f"{layer}-{ts}.keep"
-                    k.write_text("")
-                    temp_keeps.append(k)
-            try:
+            with pinned_kept(case_dir, root, layer) as n:
                 pruned = ref.prune(root, layer, retain)
-            finally:
-                for k in temp_keeps:
-                    k.unlink()
-            return ("ok", pruned, len(temp_keeps))
+            return ("ok", pruned, n)
         if kind == "point":
             ref.point_latest(root, layer, op[2])
             return ("ok",)
@@ -701,15 +718,8 @@ def reference_writes(exe: str, work: Path, seed: int) -> None:
         twin = work / "xref-twin"
         force_rmtree(twin)
         shutil.copytree(case, twin, symlinks=True)
-        listed = {b["ts"]: b for b in ref.list_builds(root, layer)}
-        keeps = []
-        for p in sorted(pins(case, layer)):
-            if p in listed and not listed[p]["keep"]:
-                keeps.append(root / layer / f"{layer}-{p}.keep")
-                keeps[-1].write_text("")
-        got = ref.prune(root, layer, retain)
-        for k in keeps:
-            k.unlink()
+        with pinned_kept(case, root, layer):
+            got = ref.prune(root, layer, retain)
         expect_equal(f"seed {seed}: prune {layer} --retain {retain} (dry run vs reference)",
                      got, plan)
         twin_got = sif_json(exe, twin / "store", ["prune", layer, "--retain", str(retain),
@@ -748,7 +758,10 @@ def sifstore_writes(exe: str, work: Path, seed: int) -> None:
         if rng.random() < 0.1:
             sif_json(exe, root, ["unprotect", layer, rng.choice(built[layer])])
         if rng.random() < 0.15 and len(built[layer]) > 1:
-            sif_json(exe, root, ["rollback", layer])
+            p = run_sifstore(exe, str(root), ["rollback", layer], case)
+            # Rolling back from the oldest build fails, cleanly.
+            if p.returncode != 0 and not (p.returncode == 1 and "no build older" in p.stderr):
+                raise Mismatch(f"seed {seed}: rollback {layer} failed: {p.stderr}")
         if rng.random() < 0.2:
             sif_json(exe, root, ["prune", layer, "--retain", str(rng.randint(1, 3))])
             built[layer] = [b["ts"] for b in ref.list_builds(root, layer)][::-1]
@@ -761,15 +774,8 @@ def sifstore_writes(exe: str, work: Path, seed: int) -> None:
         retain = rng.randint(0, 3)
         plan = sif_json(exe, root, ["prune", layer, "--retain", str(retain), "--dry-run",
                                     "--json"])["pruned"]
-        listed = {b["ts"]: b for b in ref.list_builds(root, layer)}
-        keeps = []
-        for p in sorted(pins(case, layer)):
-            if p in listed and not listed[p]["keep"]:
-                keeps.append(root / layer / f"{layer}-{p}.keep")
-                keeps[-1].write_text("")
-        got = ref.prune(root, layer, retain)
-        for k in keeps:
-            k.unlink()
+        with pinned_kept(case, root, layer):
+            got = ref.prune(root, layer, retain)
         expect_equal(f"seed {seed}: reference prune of sifstore's {layer} --retain {retain}",
                      plan, got)
         expect_equal(f"seed {seed}: list {layer} after the reference pruned it",
