@@ -53,6 +53,30 @@ int Fd::release() {
   return fd;
 }
 
+std::string read_regular_file(int fd, const std::string& label, size_t max_bytes) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) throw system_error("cannot stat " + label);
+  if (!S_ISREG(st.st_mode)) throw Error(label + " is not a regular file");
+  if (static_cast<size_t>(st.st_size) > max_bytes)
+    throw Error(label + " is too large (" + std::to_string(st.st_size) + " bytes; at most " +
+                std::to_string(max_bytes) + ")");
+  std::string content(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  for (;;) {
+    if (got == content.size()) content.resize(content.size() + 4096);
+    ssize_t n = ::read(fd, content.data() + got, content.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw system_error("cannot read " + label);
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+    if (got > max_bytes) throw Error(label + " is too large");
+  }
+  content.resize(got);
+  return content;
+}
+
 std::string temp_name_for(const std::string& name) {
   return "." + name + ".tmp." + std::to_string(::getpid()) + "." +
          std::to_string(g_temp_counter.fetch_add(1));
@@ -188,27 +212,7 @@ std::optional<std::string> Dir::read_file(const std::string& name, size_t max_by
     throw system_error("cannot read " + path_of(name));
   }
   Fd owned(fd);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) throw system_error("cannot stat " + path_of(name));
-  if (!S_ISREG(st.st_mode)) throw Error(path_of(name) + " is not a regular file");
-  if (static_cast<size_t>(st.st_size) > max_bytes)
-    throw Error(path_of(name) + " is too large (" + std::to_string(st.st_size) + " bytes)");
-  std::string content;
-  content.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  for (;;) {
-    if (got == content.size()) content.resize(content.size() + 4096);
-    ssize_t n = ::read(fd, content.data() + got, content.size() - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw system_error("cannot read " + path_of(name));
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-    if (got > max_bytes) throw Error(path_of(name) + " is too large");
-  }
-  content.resize(got);
-  return content;
+  return read_regular_file(fd, path_of(name), max_bytes);
 }
 
 void Dir::write_file_atomic(const std::string& name, std::string_view content) const {

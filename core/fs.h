@@ -119,6 +119,11 @@ class Dir {
   std::string path_;
 };
 
+// The whole content of the open file fd, which must be a regular file of at
+// most max_bytes; `label` names it in errors ("<label> is not a regular
+// file"). Shared by Dir::read_file and reading files users name.
+std::string read_regular_file(int fd, const std::string& label, size_t max_bytes);
+
 // A hidden temporary name for `name` in the same directory:
 // ".<name>.tmp.<pid>.<counter>", unique within this process. A killed process
 // with the same pid (on another host sharing the store, or before the pid was
