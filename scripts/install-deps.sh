@@ -8,7 +8,7 @@ packages=(
   libboost-program-options-dev libboost-filesystem-dev
   libgtest-dev libgmock-dev
   libyaml-cpp-dev nlohmann-json3-dev libssl-dev libsquashfs-dev
-  squashfs-tools siftool
+  squashfs-tools siftool debootstrap
 )
 
 missing=()
