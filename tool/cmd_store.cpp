@@ -113,7 +113,7 @@ int cmd_list(Context& ctx, const std::vector<std::string>& args) {
   std::string layer = layer_arg(*vm);
   auto builds = Store::open(ctx.root).list(layer);
   if ((*vm)["json"].as<bool>()) {
-    print_json_array(ctx.out, builds.size(), [&](size_t i) { return build_json(builds[i]); });
+    print_builds_json(ctx.out, builds);
     return 0;
   }
   if (builds.empty()) {
@@ -155,10 +155,11 @@ int cmd_rollback(Context& ctx, const std::vector<std::string>& args) {
 
 int cmd_prune(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
-  d.add_options()("retain", po::value<int>(), "builds to keep besides the active and .keep ones"
-                  " (default: images.retain of config.yaml, else 10)")
-      ("dry-run", po::bool_switch(), "print what would be pruned, remove nothing")
-      ("json", po::bool_switch(), "print JSON");
+  d.add_options()("retain", po::value<int>(),
+                  "builds to keep besides the active and .keep ones"
+                  " (default: images.retain of config.yaml, else 10)")(
+      "dry-run", po::bool_switch(), "print what would be pruned, remove nothing")(
+      "json", po::bool_switch(), "print JSON");
   auto vm = parse_options(ctx, find_command("prune"), d, {"LAYER"}, args);
   if (!vm) return 0;
   std::string layer = layer_arg(*vm);
@@ -201,8 +202,8 @@ int marker_command(Context& ctx, const std::vector<std::string>& args, const cha
     store.protect(layer, ts);
     ctx.out << p.keep << "\n";
   } else if (n == "unprotect") {
-    if (!store.unprotect(layer, ts)) ctx.err << "sifstore: " << layer << "-" << ts
-                                             << " was not protected\n";
+    if (!store.unprotect(layer, ts))
+      ctx.err << "sifstore: " << layer << "-" << ts << " was not protected\n";
   } else if (n == "mark-verified") {
     store.mark_verified(layer, ts);
     ctx.out << p.verified << "\n";
@@ -230,22 +231,22 @@ const CommandRegistration kRegistrations[] = {
     CommandRegistration({"stamp", "stamp [LAYER]",
                          "print a fresh <ts>; with LAYER, reserve one newer than its builds",
                          cmd_stamp}),
-    CommandRegistration({"paths", "paths LAYER TS [--json]", "the artifact paths of one build",
-                         cmd_paths}),
-    CommandRegistration({"layers", "layers [--json]",
-                         "layers with their build count and active <ts>", cmd_layers}),
-    CommandRegistration({"list", "list LAYER [--json]", "builds of a layer, newest first",
-                         cmd_list}),
+    CommandRegistration(
+        {"paths", "paths LAYER TS [--json]", "the artifact paths of one build", cmd_paths}),
+    CommandRegistration(
+        {"layers", "layers [--json]", "layers with their build count and active <ts>", cmd_layers}),
+    CommandRegistration(
+        {"list", "list LAYER [--json]", "builds of a layer, newest first", cmd_list}),
     CommandRegistration({"point-latest", "point-latest LAYER TS",
                          "point <layer>.sif at a build (atomic)", cmd_point_latest}),
     CommandRegistration({"rollback", "rollback LAYER [--to TS]",
                          "point latest at the previous (or given) build", cmd_rollback}),
     CommandRegistration({"prune", "prune LAYER [--retain N] [--dry-run] [--json]",
                          "remove old builds; print the pruned <ts>", cmd_prune}),
-    CommandRegistration({"protect", "protect LAYER TS", "keep a build from prune (.keep)",
-                         cmd_protect}),
-    CommandRegistration({"unprotect", "unprotect LAYER TS", "remove a build's .keep marker",
-                         cmd_unprotect}),
+    CommandRegistration(
+        {"protect", "protect LAYER TS", "keep a build from prune (.keep)", cmd_protect}),
+    CommandRegistration(
+        {"unprotect", "unprotect LAYER TS", "remove a build's .keep marker", cmd_unprotect}),
     CommandRegistration({"mark-verified", "mark-verified LAYER TS",
                          "mark a build round-trip verified", cmd_mark_verified}),
     CommandRegistration({"mark-unverified", "mark-unverified LAYER TS [--reason TEXT]",

@@ -16,6 +16,29 @@ std::string positional_key(const std::string& name) {
   return name;
 }
 
+// "--name=" for an option that takes a value is "--name" with an empty value
+// ("--reason=" is no reason), as "--name ''" is; Boost.Program_options
+// rejects an empty value after '='. Words after "--" are left alone.
+std::vector<std::string> split_empty_values(const po::options_description& desc,
+                                            const std::vector<std::string>& args) {
+  std::vector<std::string> words;
+  words.reserve(args.size() + 1);
+  bool options_end = false;
+  for (const auto& a : args) {
+    if (a == "--") options_end = true;
+    if (!options_end && a.size() > 3 && a.compare(0, 2, "--") == 0 && a.find('=') == a.size() - 1) {
+      const po::option_description* option = desc.find_nothrow(a.substr(2, a.size() - 3), true);
+      if (option && option->semantic()->max_tokens() > 0) {
+        words.push_back(a.substr(0, a.size() - 1));
+        words.emplace_back();
+        continue;
+      }
+    }
+    words.push_back(a);
+  }
+  return words;
+}
+
 }  // namespace
 
 std::vector<Command>& command_table() {
@@ -53,7 +76,9 @@ std::optional<po::variables_map> parse_options(Context& ctx, const Command& cmd,
   all.add(desc).add(hidden);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::store(
+        po::command_line_parser(split_empty_values(all, args)).options(all).positional(pos).run(),
+        vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw UsageError(cmd.name + ": " + e.what() + " (usage: sifstore " + cmd.synopsis + ")");

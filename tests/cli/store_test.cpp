@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "support/store_maker.h"
 #include "support/temp_dir.h"
@@ -37,11 +39,12 @@ TEST_F(StoreCli, ListJsonHasExactlyTheSpecKeys) {
   EXPECT_EQ(j[0]["active"], false);
   EXPECT_EQ(j[2]["lock"], t.path() + "/base/base-" + kT1 + ".lock");
   EXPECT_TRUE(j[2]["verified"].is_null());
+  // The reference's keys, in the reference's order.
   std::vector<std::string> keys;
-  for (auto& [k, v] : j[0].items()) keys.push_back(k);
-  std::sort(keys.begin(), keys.end());
-  EXPECT_EQ(keys, (std::vector<std::string>{"active", "def", "keep", "lock", "sif", "ts",
-                                            "verified"}));
+  auto ordered = nlohmann::ordered_json::parse(r.out);
+  for (auto& [k, v] : ordered[0].items()) keys.push_back(k);
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"ts", "sif", "lock", "def", "verified", "keep", "active"}));
 }
 
 TEST_F(StoreCli, ListHumanMarksActive) {
@@ -201,6 +204,214 @@ TEST(StoreCliConfig, ConfigFifoDoesNotBlock) {
   auto r = sifstore(t.path(), {"prune", "base"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+}
+
+// `list --json` composes its text without building a JSON document; it must
+// print exactly what nlohmann-json's dump(2) prints for the same builds (as
+// an ordered_json in the reference's key order), for any store root: the
+// paths carry the root's bytes, whatever they are.
+struct ListedBuild {
+  std::string ts;
+  bool lock, def, keep, active;
+  int marker;  // 0 none, 1 .verified, 2 .unverified, 3 both (verified wins)
+};
+
+// n in decimal, zero-padded to width digits.
+std::string digits(int n, size_t width) {
+  std::string s = std::to_string(n);
+  return std::string(width > s.size() ? width - s.size() : 0, '0') + s;
+}
+
+// Lays the builds out under root/base and returns what `list base --json`
+// must print, made by nlohmann-json.
+std::string expected_list_json(const std::string& root, std::vector<ListedBuild> builds) {
+  for (const auto& b : builds) {
+    std::vector<std::string> exts = {"sif"};
+    if (b.lock) exts.push_back("lock");
+    if (b.def) exts.push_back("def");
+    if (b.keep) exts.push_back("keep");
+    if (b.marker & 1) exts.push_back("verified");
+    if (b.marker & 2) exts.push_back("unverified");
+    make_build(root, "base", b.ts, exts);
+    if (b.active) make_pointer(root, "base", "base/base-" + b.ts + ".sif");
+  }
+  std::sort(builds.begin(), builds.end(),
+            [](const ListedBuild& a, const ListedBuild& b) { return a.ts > b.ts; });
+  nlohmann::ordered_json doc = nlohmann::ordered_json::array();
+  for (const auto& b : builds) {
+    std::string base = root + "/base/base-" + b.ts;
+    nlohmann::ordered_json o;
+    o["ts"] = b.ts;
+    o["sif"] = base + ".sif";
+    o["lock"] = b.lock ? nlohmann::ordered_json(base + ".lock") : nullptr;
+    o["def"] = b.def ? nlohmann::ordered_json(base + ".def") : nullptr;
+    o["verified"] = b.marker == 0 ? nullptr : nlohmann::ordered_json(b.marker != 2);
+    o["keep"] = b.keep;
+    o["active"] = b.active;
+    doc.push_back(o);
+  }
+  return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+TEST(StoreCliListJson, SameBytesAsTheLibraryForHostileRoots) {
+  TempDir t;
+  const std::vector<std::string> names = {
+      "plain",
+      "sp ace \"quoted\" back\\slash",
+      "new\nline\ttab\x01\x1f\x7f",
+      "utf8-st\xc3\xb6re-\xe2\x82\xac-\xf0\x9f\x93\xa6",
+      "bad\xff\xfe-utf8",
+      "cut\xc3",
+      "cut\xe2\x82-mid",
+      "lone\x80\xbf-continuation",
+      "overlong\xc0\xaf",
+      "surrogate\xed\xa0\x80",
+  };
+  for (const auto& name : names) {
+    std::string root = t / name;
+    std::string expected =
+        expected_list_json(root, {{kT1, true, true, false, false, 1},
+                                  {kT2, false, true, true, true, 2},
+                                  {kT3, true, false, false, false, 3},
+                                  {"2026-0101-000004", false, false, true, false, 0}});
+    auto r = sifstore(root, {"list", "base", "--json"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, expected) << "root "
+                               << json(name).dump(-1, ' ', true, json::error_handler_t::replace);
+  }
+}
+
+// Every byte alone in an otherwise plain root: each one that needs escaping
+// (or is not UTF-8 on its own) must be escaped as the library does it.
+TEST(StoreCliListJson, SameBytesAsTheLibraryForEveryByte) {
+  TempDir t;
+  for (int c = 1; c < 256; ++c) {
+    if (c == '/') continue;
+    std::string root = t / ("b" + std::to_string(c) + "-" + std::string(1, static_cast<char>(c)));
+    std::string expected = expected_list_json(root, {{kT1, true, false, false, true, c % 4}});
+    auto r = sifstore(root, {"list", "base", "--json"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, expected) << "byte " << c;
+  }
+}
+
+TEST(StoreCliListJson, SameBytesAsTheLibraryForRandomStores) {
+  TempDir t;
+  std::mt19937 rng(20260101);  // fixed: a failure can be replayed
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  for (int store = 0; store < 25; ++store) {
+    // A root name of random bytes (no '/', no NUL), some of them printable.
+    std::string name = "r" + std::to_string(store) + "-";
+    for (int i = pick(12); i > 0; --i) {
+      char c = pick(2) ? static_cast<char>(' ' + pick(95)) : static_cast<char>(1 + pick(255));
+      if (c != '/') name += c;
+    }
+    std::vector<ListedBuild> builds;
+    int n = pick(8), active = pick(n + 1);
+    for (int i = 0; i < n; ++i) {
+      std::string ts =
+          "2026-" + digits(1 + pick(12), 2) + digits(1 + pick(28), 2) + "-" + digits(i, 6);
+      builds.push_back({ts, pick(4) != 0, pick(4) != 0, pick(3) == 0, i == active, pick(4)});
+    }
+    std::string root = t / name;
+    ASSERT_EQ(::mkdir(root.c_str(), 0755), 0) << store;
+    ASSERT_EQ(::mkdir((root + "/base").c_str(), 0755), 0) << store;
+    std::string expected = expected_list_json(root, builds);
+    auto r = sifstore(root, {"list", "base", "--json"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, expected) << "store " << store;
+  }
+}
+
+// The exact text, written out, for a root that needs escaping: the
+// library's choices (no "\/", control characters as \u00XX, invalid UTF-8
+// as U+FFFD, other UTF-8 as it is) are pinned here, not only compared.
+TEST(StoreCliListJson, ExactTextForAnOddRoot) {
+  TempDir t;
+  std::string root = t / "a\"b\\c\nd\x01\xff\xc3\xa9";
+  make_build(root, "base", kT1, {"sif", "def", "keep", "unverified"});
+  make_build(root, "base", kT2, {"sif", "lock", "verified"});
+  make_pointer(root, "base", "base/base-" + kT2 + ".sif");
+  auto r = sifstore(root, {"list", "base", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string esc = t.path() + "/a\\\"b\\\\c\\nd\\u0001\xef\xbf\xbd\xc3\xa9/base/base-";
+  EXPECT_EQ(r.out,
+            "[\n"
+            "  {\n"
+            "    \"ts\": \"" +
+                kT2 +
+                "\",\n"
+                "    \"sif\": \"" +
+                esc + kT2 +
+                ".sif\",\n"
+                "    \"lock\": \"" +
+                esc + kT2 +
+                ".lock\",\n"
+                "    \"def\": null,\n"
+                "    \"verified\": true,\n"
+                "    \"keep\": false,\n"
+                "    \"active\": true\n"
+                "  },\n"
+                "  {\n"
+                "    \"ts\": \"" +
+                kT1 +
+                "\",\n"
+                "    \"sif\": \"" +
+                esc + kT1 +
+                ".sif\",\n"
+                "    \"lock\": null,\n"
+                "    \"def\": \"" +
+                esc + kT1 +
+                ".def\",\n"
+                "    \"verified\": false,\n"
+                "    \"keep\": true,\n"
+                "    \"active\": false\n"
+                "  }\n"
+                "]\n");
+  // A layer directory without builds, and a layer that is not there.
+  ASSERT_EQ(::mkdir((root + "/empty").c_str(), 0755), 0);
+  EXPECT_EQ(sifstore(root, {"list", "empty", "--json"}).out, "[]\n");
+  EXPECT_EQ(sifstore(root, {"list", "nothing", "--json"}).out, "[]\n");
+}
+
+// A list longer than the writer's 64 KiB block: the blocks join up.
+TEST(StoreCliListJson, ManyBuildsSameBytesAsTheLibrary) {
+  TempDir t;
+  std::vector<ListedBuild> builds;
+  for (int i = 0; i < 700; ++i) {
+    std::string ts = "2026-0102-" + digits(i, 6);
+    builds.push_back({ts, i % 3 != 0, i % 5 != 0, i % 7 == 0, i == 350, i % 4});
+  }
+  std::string root = t / "many-\xe2\x82\xac";
+  std::string expected = expected_list_json(root, builds);
+  ASSERT_GT(expected.size(), 2u * 64 * 1024);
+  auto r = sifstore(root, {"list", "base", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, expected);
+}
+
+// "--reason=" is an empty reason, as "--reason ''" is: a marker without a
+// reason line, not a usage error.
+TEST_F(StoreCli, EmptyReasonAfterEqualsSign) {
+  const std::string marker = t / ("base/base-" + kT1 + ".unverified");
+  for (const std::vector<std::string>& reason :
+       {std::vector<std::string>{"--reason="}, std::vector<std::string>{"--reason", ""}}) {
+    std::vector<std::string> args = {"mark-unverified", "base", kT1};
+    args.insert(args.end(), reason.begin(), reason.end());
+    auto r = cli(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string body = read_file(marker);
+    EXPECT_EQ(body.rfind("reproducibility unverified at ", 0), 0u) << body;
+    EXPECT_EQ(std::count(body.begin(), body.end(), '\n'), 1) << body;
+  }
+  ASSERT_EQ(cli({"mark-unverified", "base", kT1, "--reason=pip:x: 1 -> 2"}).status, 0);
+  EXPECT_NE(read_file(marker).find("\npip:x: 1 -> 2\n"), std::string::npos);
+  // An option without a value stays a usage error with "=", empty or not.
+  auto r = cli({"list", "base", "--json="});
+  EXPECT_EQ(r.status, 2) << r.err;
+  r = cli({"prune", "base", "--retain="});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_TRUE(exists(t / ("base/base-" + kT1 + ".sif")));
 }
 
 }  // namespace
