@@ -655,5 +655,191 @@ class ReferenceRoundTripTest(StandinCase):
                                             "pip:postpkg": ("1.0.post1", "1.1")})
 
 
+# -- real mode ---------------------------------------------------------------
+
+REAL_BASE_DEF = """\
+Bootstrap: debootstrap
+OSVersion: bookworm
+Include: ca-certificates
+
+%files
+    data/hello.txt /opt/hello.txt
+
+%post
+    export DEBIAN_FRONTEND=noninteractive
+    echo "post ran in $(cat /etc/debian_version)" > /opt/post.txt
+    test -f /opt/hello.txt
+    test -e /proc/self/status && test -c /dev/null
+
+%environment
+    export GREETING=hello
+
+%labels
+    org.example.layer real-base
+
+%runscript
+    echo "running $GREETING"
+"""
+
+REAL_TOP_DEF = """\
+Bootstrap: localimage
+From: real-base.sif
+
+%post
+    echo top > /opt/top.txt
+"""
+
+
+def real_mode_unavailable():
+    """Why real mode cannot be tested here, or None."""
+    if os.geteuid() != 0:
+        return "real mode needs root (chroot, mount namespaces)"
+    for tool in ("debootstrap", "unshare", "chroot"):
+        if not shutil.which(tool):
+            return "%s is not installed (scripts/install-deps.sh)" % tool
+    return None
+
+
+@unittest.skipIf(real_mode_unavailable(), real_mode_unavailable() or "")
+class RealModeTest(StandinCase):
+    """Bootstrap: debootstrap (through the stand-in's cache, so only the first
+    run on a machine debootstraps), %post in a chroot, localimage on top, exec."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.write("real-base.def", REAL_BASE_DEF)
+        cls.write("real-top.def", REAL_TOP_DEF)
+        res = cls.build_cls("real-base.sif", "real-base.def", index=None)
+        if res.returncode != 0 and "while debootstrapping" in res.stderr and \
+                "Failed getting release file" in res.stdout + res.stderr:
+            raise unittest.SkipTest("the Debian mirror is unreachable")
+        if res.returncode != 0:
+            raise AssertionError("real base build failed:\n" + res.stdout + res.stderr)
+
+    def assertNoMountsUnder(self, path):
+        with open("/proc/mounts") as f:
+            points = [line.split()[1] for line in f]
+        self.assertEqual([p for p in points if p.startswith(os.path.realpath(path))], [])
+
+    def test_debootstrap_post_and_metadata(self):
+        root = self.path("real-base-root")
+        extract(self.path("real-base.sif"), root)
+        with open(os.path.join(root, "opt/post.txt")) as f:
+            self.assertRegex(f.read(), r"^post ran in 12\.\d+")
+        with open(os.path.join(root, ".singularity.d/labels.json")) as f:
+            labels = json.load(f)
+        self.assertEqual(labels["org.example.layer"], "real-base")
+        self.assertEqual(labels["org.label-schema.usage.singularity.deffile.bootstrap"],
+                         "debootstrap")
+        with open(os.path.join(root, ".singularity.d/env/90-environment.sh")) as f:
+            self.assertIn("export GREETING=hello", f.read())
+        with open(os.path.join(root, ".singularity.d/Singularity")) as f:
+            self.assertEqual(f.read(), REAL_BASE_DEF)
+        self.assertFalse(os.path.exists(os.path.join(root, ".post.script")))
+        self.assertEqual(os.stat(root).st_mode & 0o777, 0o755)
+        self.assertNoMountsUnder(self.dir)
+        self.assertNoTempLeft()
+
+    def test_exec_runs_inside_the_image(self):
+        out = self.exec_ok(self.path("real-base.sif"), "sh", "-c",
+                           'echo "$GREETING"; cat /etc/debian_version; /.singularity.d/runscript')
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "hello")
+        self.assertRegex(lines[1], r"^12\.\d+")
+        self.assertEqual(lines[2], "running hello")
+        dpkg = dict(line.split("=", 1) for line in self.dpkg(self.path("real-base.sif")))
+        self.assertIn("ca-certificates", dpkg)
+        self.assertIn("libc6", dpkg)
+        res = self.exec_(self.path("real-base.sif"), "touch", "/written")
+        self.assertNotEqual(res.returncode, 0)  # read-only, as a SIF
+        res = self.exec_(self.path("real-base.sif"), "no-such-program")
+        self.assertEqual(res.returncode, 127)
+        self.assertIn("not found", res.stderr)
+        self.assertNoMountsUnder(self.dir)
+
+    def test_localimage_on_a_real_image_is_real(self):
+        self.build_ok("real-top.sif", "real-top.def", "--force", index=None)
+        out = self.exec_ok(self.path("real-top.sif"), "cat", "/opt/top.txt", "/opt/post.txt")
+        self.assertTrue(out.startswith("top\npost ran in 12."), out)
+
+    def test_failing_post_line_is_named_and_leaves_no_mount(self):
+        self.write("real-fail.def", "Bootstrap: localimage\nFrom: real-base.sif\n\n%post\n"
+                                    "    echo before\n    false\n    echo after\n")
+        res = self.build("real-fail.sif", "real-fail.def", index=None)
+        self.assertEqual(res.returncode, 255, res.stderr)
+        self.assertIn("before", res.stdout)
+        self.assertNotIn("after", res.stdout)
+        self.assertIn("FATAL:   While performing build: while running engine: exit status 1 "
+                      "(%post: false)", res.stderr)
+        self.assertFalse(os.path.exists(self.path("real-fail.sif")))
+        self.assertNoMountsUnder(self.dir)
+        self.assertNoTempLeft()
+
+    def test_missing_suite_fails_in_debootstrap(self):
+        self.write("real-nosuite.def", "Bootstrap: debootstrap\nOSVersion: no-such-suite\n")
+        res = self.build("real-nosuite.sif", "real-nosuite.def", index=None)
+        self.assertEqual(res.returncode, 255)
+        self.assertIn("FATAL:   While performing build: conveyor failed to get: while "
+                      "debootstrapping (OSVersion: no-such-suite", res.stderr)
+        self.assertNoMountsUnder(self.dir)
+        self.assertNoTempLeft()
+
+    def test_sigterm_during_post_kills_the_chroot(self):
+        self.write("real-hang.def", "Bootstrap: localimage\nFrom: real-base.sif\n\n%post\n"
+                                    "    echo sleeping\n    sleep 60\n")
+        env = dict(os.environ, TMPDIR=self.tmpdir)
+        env.pop("SIFSTORE_STANDIN_INDEX", None)
+        proc = subprocess.Popen([STANDIN, "build", "real-hang.sif", "real-hang.def"],
+                                cwd=self.dir, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, universal_newlines=True)
+        try:
+            for line in proc.stdout:
+                if line.strip() == "sleeping":
+                    break
+            start = time.monotonic()
+            os.kill(proc.pid, signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=20), 1)
+            self.assertLess(time.monotonic() - start, 15)
+        finally:
+            proc.kill()
+            proc.stdout.close()
+        res = subprocess.run(["pgrep", "-f", "sleep 60"], stdout=subprocess.PIPE,
+                             universal_newlines=True)
+        self.assertEqual(res.stdout.strip(), "", "the %post's sleep outlived the build")
+        self.assertNoMountsUnder(self.dir)
+        self.assertNoTempLeft()
+
+    def test_mirror_from_the_apt_sources(self):
+        spec = importlib.util.spec_from_loader("standin", loader=None)
+        module = importlib.util.module_from_spec(spec)
+        with open(STANDIN) as f:
+            source = f.read()
+        exec(compile(source.split("\nif __name__ ==")[0], STANDIN, "exec"), module.__dict__)
+        tmp = self.path("apt")
+        os.makedirs(os.path.join(tmp, "sources.list.d"))
+        with open(os.path.join(tmp, "sources.list.d", "a.sources"), "w") as f:
+            f.write("Types: deb\n# comment\nURIs: http://mirror.invalid/debian\n"
+                    "Suites: bookworm bookworm-updates\nComponents: main\n\n"
+                    "Types: deb\nURIs: http://security.invalid/debian-security\n"
+                    "Suites: bookworm-security\n\nTypes: deb-src\nURIs: http://src.invalid/\n"
+                    "Suites: trixie\n")
+        with open(os.path.join(tmp, "sources.list"), "w") as f:
+            f.write("# deb http://commented.invalid/ x main\n"
+                    "deb [arch=amd64] http://other.invalid/debian trixie main\n")
+        real_glob = module.glob.glob
+
+        def fake_glob(pattern):
+            return real_glob(pattern.replace("/etc/apt", tmp))
+        with mock.patch.object(module.glob, "glob", fake_glob), \
+                mock.patch("builtins.open", lambda p, *a, **k: open_orig(
+                    p.replace("/etc/apt", tmp) if isinstance(p, str) else p, *a, **k)):
+            self.assertEqual(module.host_apt_mirror("bookworm"), "http://mirror.invalid/debian")
+            self.assertEqual(module.host_apt_mirror("trixie"), "http://other.invalid/debian")
+            self.assertEqual(module.host_apt_mirror("sid"), "http://mirror.invalid/debian")
+
+
+open_orig = open
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
