@@ -1,5 +1,8 @@
 #include "core/locked_def.h"
 
+#include <cctype>
+#include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 
@@ -219,9 +222,16 @@ bool is_pep508_name(const std::string& n) {
   return true;
 }
 
-std::vector<std::string> apt_stanza(const DefFile& rough, const Lock& lock) {
+// The apt stanza. For a debootstrap stage every dpkg package of the lock is
+// pinned (keeping apt's auto-installed marks); otherwise the packages the
+// rough %post installs by name.
+std::vector<std::string> apt_stanza(const DefFile& rough, const Lock& lock, bool all) {
   std::vector<std::string> pins;
-  for (const auto& spec : apt_installed_packages(rough)) {
+  if (all) {
+    for (const auto& [name, version] : lock.dpkg)
+      if (!version.empty()) pins.push_back(name + "=" + version);
+  }
+  for (const auto& spec : all ? std::vector<std::string>() : apt_installed_packages(rough)) {
     std::string name = spec.substr(0, spec.find(':'));
     auto it = lock.dpkg.find(name);
     if (it == lock.dpkg.end() && !name.empty() && name.back() == '+') {
@@ -239,7 +249,8 @@ std::vector<std::string> apt_stanza(const DefFile& rough, const Lock& lock) {
   }
   std::vector<std::string> s = {
       "# --- sifstore: pinned apt versions (generated) ---------------------------",
-      "# The packages the rough %post installs with apt, at the versions captured",
+      all ? "# Every dpkg package of the debootstrap image, at the version captured"
+          : "# The packages the rough %post installs with apt, at the versions captured",
       "# from the rough build; --allow-downgrades forces a pin that would drift.",
       "%post",
       "    set -e",
@@ -252,11 +263,16 @@ std::vector<std::string> apt_stanza(const DefFile& rough, const Lock& lock) {
     s.push_back("        apt-get update");
     s.push_back("        _sifstore_lists=1");
     s.push_back("    fi");
+    // Installing a package by name marks it manually installed: keep the marks.
+    if (all) s.push_back("    _sifstore_auto=\"$(apt-mark showauto)\"");
     s.push_back(
         "    DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "
         "--no-install-recommends \\");
     for (size_t i = 0; i < pins.size(); ++i)
       s.push_back("        " + sh_quote(pins[i]) + (i + 1 < pins.size() ? " \\" : ""));
+    if (all)
+      s.push_back(
+          "    if [ -n \"$_sifstore_auto\" ]; then apt-mark auto $_sifstore_auto >/dev/null; fi");
     s.push_back("    if [ -n \"$_sifstore_lists\" ]; then rm -rf /var/lib/apt/lists/*; fi");
   }
   s.push_back("# --- end sifstore apt pins -------------------------------------------------");
@@ -301,6 +317,59 @@ std::vector<std::string> pip_stanza(const Lock& lock) {
   }
   s.push_back("# --- end sifstore pip pins -------------------------------------------------");
   return s;
+}
+
+// Debian's moving suite names and the codename of each release, by the major
+// version of base-files (the package that owns /etc/debian_version).
+bool is_moving_suite(const std::string& s) {
+  return s == "stable" || s == "oldstable" || s == "oldoldstable" || s == "testing";
+}
+
+std::optional<std::string> debian_codename(const Lock& lock) {
+  auto it = lock.dpkg.find("base-files");
+  if (it == lock.dpkg.end()) return std::nullopt;
+  std::string v = it->second;
+  if (size_t colon = v.find(':'); colon != std::string::npos) v = v.substr(colon + 1);
+  size_t digits = 0;
+  while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
+  static const std::map<std::string, std::string> codenames = {
+      {"9", "stretch"},   {"10", "buster"}, {"11", "bullseye"},
+      {"12", "bookworm"}, {"13", "trixie"}, {"14", "forky"}};
+  auto c = codenames.find(v.substr(0, digits));
+  if (digits == 0 || c == codenames.end()) return std::nullopt;
+  return c->second;
+}
+
+// text with the final stage's moving OSVersion (stable, testing, ...)
+// replaced by the codename the lock's base-files names.
+std::string pin_suite(const DefFile& def, const std::string& text, const Lock& lock) {
+  const DefHeaderEntry* os = def.final_stage().find_header("osversion");
+  if (!os || !is_moving_suite(os->value)) return text;
+  auto codename = debian_codename(lock);
+  if (!codename)
+    throw Error(def.path + ":" + std::to_string(os->line) +
+                ": cannot pin 'OSVersion: " + os->value +
+                "': the lock names no Debian release (no base-files package with a known major "
+                "version); write the release's codename (e.g. bookworm) instead");
+  // The header lines moved only if pin_base inserted lines before them; it
+  // touches the localimage stage, never a debootstrap one, so find the line
+  // by its text.
+  std::vector<std::string> lines = split_lines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string l = lines[i];
+    size_t colon = l.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = l.substr(0, colon);
+    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    if (key != "osversion" || i + 1 < os->line) continue;
+    lines[i] = "OSVersion: " + *codename;
+    lines.insert(lines.begin() + static_cast<long>(i),
+                 "# sifstore: OSVersion pinned to the release built (rough def: " +
+                     one_line(os->value) + ")");
+    break;
+  }
+  return join_lines(lines);
 }
 
 }  // namespace
@@ -350,10 +419,14 @@ std::vector<std::string> apt_installed_packages(const DefFile& def) {
 std::string locked_def_text(const DefFile& rough, const Lock& lock,
                             const LockedDefOptions& options) {
   std::string base = options.base ? pin_base(rough, *options.base) : rough.text;
+  std::string agent = rough.final_stage().bootstrap();
+  for (char& c : agent) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  bool debootstrap = agent == "debootstrap";
+  if (debootstrap) base = pin_suite(rough, base, lock);
   while (!base.empty() && base.back() == '\n') base.pop_back();
   std::vector<std::string> stanza = {""};
-  if (options.pin_apt) {
-    auto apt = apt_stanza(rough, lock);
+  if (options.pin_apt || debootstrap) {
+    auto apt = apt_stanza(rough, lock, debootstrap);
     stanza.insert(stanza.end(), apt.begin(), apt.end());
     stanza.push_back("");
   }

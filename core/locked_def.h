@@ -30,6 +30,18 @@
 //      selection (name/release), a shell expansion, or a name the lock does
 //      not hold (a virtual package) is left alone.
 //
+//      When the final stage says `Bootstrap: debootstrap`, the whole package
+//      set comes from the mirror, nothing else fixes it: the stanza pins every
+//      dpkg package of the lock (whatever pin_apt says), and keeps apt's
+//      auto-installed marks (apt-mark showauto before, apt-mark auto after),
+//      so that the rebuild's version set is the captured one. Its suite is
+//      pinned too: a moving `OSVersion:` (stable, oldstable, oldoldstable,
+//      testing) is replaced by the codename of the release the lock's
+//      base-files package belongs to (12.x -> bookworm, ...), preceded by a
+//      comment that keeps the rough value; an Error when the lock has no
+//      base-files of a known Debian release. A codename (bookworm) or a
+//      '{{ build-arg }}' is left as written.
+//
 //   3. Always, as the reference tool does: a generated %post stanza that
 //      writes every pip package of the lock that has a version into a
 //      requirements file through a quoted heredoc and installs it with the

@@ -199,6 +199,61 @@ TEST(LockedDef, PinsAptPackagesWhenAsked) {
             std::string::npos);
 }
 
+TEST(LockedDef, DebootstrapPinsEveryPackageAndTheSuite) {
+  DefFile rough = parse_def(
+      "Bootstrap: debootstrap\nOSVersion: stable\nInclude: curl\n%post\n"
+      "  apt-get install -y git\n",
+      "d.def");
+  Lock l = sample_lock();
+  l.dpkg["base-files"] = "12.4+deb12u10";
+  l.dpkg["gone"] = "";  // only configuration files left: nothing to pin
+  std::string text = locked_def_text(rough, l, {});  // pin_apt not asked: pinned anyway
+  EXPECT_NE(text.find("# sifstore: OSVersion pinned to the release built (rough def: stable)\n"
+                      "OSVersion: bookworm\nInclude: curl\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("    _sifstore_auto=\"$(apt-mark showauto)\"\n"
+                      "    DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "
+                      "--no-install-recommends \\\n"
+                      "        base-files=12.4+deb12u10 \\\n"
+                      "        curl=7.88.1-10+deb12u5 \\\n"
+                      "        g++=4:12.2.0-3 \\\n"
+                      "        git=1:2.39.2-1.1 \\\n"
+                      "        libc6=2.36-9+deb12u4 \\\n"
+                      "        python3-pip=23.0.1+dfsg-1\n"
+                      "    if [ -n \"$_sifstore_auto\" ]; then apt-mark auto $_sifstore_auto "
+                      ">/dev/null; fi\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("gone="), std::string::npos);
+  DefFile locked = parse_def(text, "x.def");
+  EXPECT_EQ(locked.final_stage().header_value("osversion"), "bookworm");
+
+  // A codename or a build argument is left as written.
+  for (const char* suite : {"bookworm", "{{ suite }}"}) {
+    std::string def = std::string("Bootstrap: debootstrap\nOSVersion: ") + suite + "\n";
+    std::string t = locked_def_text(parse_def(def, "d.def"), l, {});
+    EXPECT_EQ(t.substr(0, def.size()), def);
+    EXPECT_EQ(t.find("OSVersion pinned"), std::string::npos);
+  }
+  // A moving suite without a known release in the lock cannot be pinned.
+  Lock no_release = sample_lock();
+  try {
+    locked_def_text(rough, no_release, {});
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("d.def:2: cannot pin 'OSVersion: stable'"),
+              std::string::npos)
+        << e.what();
+  }
+  no_release.dpkg["base-files"] = "99.1";
+  EXPECT_THROW(locked_def_text(rough, no_release, {}), Error);
+  // Another bootstrap agent keeps the old rule: apt pins only when asked.
+  EXPECT_EQ(locked_def_text(parse_def("Bootstrap: docker\nFrom: x\n", "x.def"), l, {})
+                .find("apt-get install"),
+            std::string::npos);
+}
+
 // Running the generated %post stanzas with stand-in pip and apt-get.
 class StanzaRun : public ::testing::Test {
  protected:
@@ -269,6 +324,23 @@ TEST_F(StanzaRun, AptStanzaUpdatesOnlyWithoutPackageLists) {
   test::write_file(lists, "");
   EXPECT_EQ(run_generated(text, 1), want_install) << "package lists there: no update";
   EXPECT_TRUE(test::exists(lists)) << "lists that were there stay";
+}
+
+TEST_F(StanzaRun, DebootstrapStanzaKeepsAutoMarks) {
+  test::write_file(t_ / "bin/apt-mark",
+                   "#!/bin/sh\necho \"apt-mark $*\" >> \"$LOG\"\n"
+                   "[ \"$1\" = showauto ] && printf 'libc6\\nzlib1g\\n'\nexit 0\n");
+  ::chmod((t_ / "bin/apt-mark").c_str(), 0755);
+  Lock lock;
+  lock.dpkg = {{"libc6", "2.36-9+deb12u4"}, {"zlib1g", "1:1.2.13.dfsg-1"}};
+  std::string text = locked_def_text(
+      parse_def("Bootstrap: debootstrap\nOSVersion: bookworm\n", "d.def"), lock, {});
+  EXPECT_EQ(run_generated(text, 0),
+            "apt-get update\n"
+            "apt-mark showauto\n"
+            "apt-get install -y --allow-downgrades --no-install-recommends libc6=2.36-9+deb12u4 "
+            "zlib1g=1:1.2.13.dfsg-1\n"
+            "apt-mark auto libc6 zlib1g\n");
 }
 
 TEST_F(StanzaRun, SameCommandsAsTheReference) {
