@@ -9,6 +9,7 @@
 // joined with file names, so `list` prints the same paths as the reference.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,34 @@ struct Build {
   bool keep = false;                // .keep marker present
   bool active = false;              // the latest pointer names this build
   bool has_build_log = false;       // .build.log present (not part of `list --json`)
+};
+
+// One build of a layer in the compact form Build is made from: its <ts> and
+// which artifacts are present, no paths (see BuildListing).
+struct BuildEntry {
+  std::array<char, 16> ts_chars{};
+  unsigned artifacts = 0;  // bit (1 << Artifact) per artifact present, as Build counts them
+  bool active = false;     // the latest pointer names this build
+
+  std::string_view ts() const { return {ts_chars.data(), ts_chars.size()}; }
+  bool has(Artifact a) const { return (artifacts >> static_cast<unsigned>(a)) & 1u; }
+  // As Build::verified: .verified -> true, else .unverified -> false.
+  std::optional<bool> verified() const {
+    if (has(Artifact::kVerified)) return true;
+    if (has(Artifact::kUnverified)) return false;
+    return std::nullopt;
+  }
+};
+
+// The builds of a layer, newest first, as one scan finds them: what list()
+// is made of, without a string per path, for a caller that prints ten
+// thousand of them. The path of an artifact is
+// file_prefix + ts + artifact_suffix(a), spelled as in Build.
+struct BuildListing {
+  std::string file_prefix;  // "<layer dir>/<layer>-"
+  std::vector<BuildEntry> builds;
+
+  std::string path(const BuildEntry& b, Artifact a) const;
 };
 
 // A layer as `layers` reports it.
@@ -66,6 +95,8 @@ class Store {
   // One directory scan of the layer directory and one readlink of the
   // pointer; no per-build stat.
   std::vector<Build> list(std::string_view layer) const;
+  // The same scan in the compact form (no paths).
+  BuildListing list_entries(std::string_view layer) const;
 
   // Every layer: a directory of the root holding at least one build, or a
   // name with a latest pointer. Sorted by name.
@@ -92,8 +123,7 @@ class Store {
   // Markers. verified and unverified are exclusive; the unverified marker's
   // body carries the reason. The build's image must exist.
   void mark_verified(std::string_view layer, std::string_view ts) const;
-  void mark_unverified(std::string_view layer, std::string_view ts,
-                       std::string_view reason) const;
+  void mark_unverified(std::string_view layer, std::string_view ts, std::string_view reason) const;
   void protect(std::string_view layer, std::string_view ts) const;
   // Returns false when the build was not protected.
   bool unprotect(std::string_view layer, std::string_view ts) const;

@@ -111,19 +111,22 @@ int cmd_list(Context& ctx, const std::vector<std::string>& args) {
   auto vm = parse_options(ctx, find_command("list"), json_option(), {"LAYER"}, args);
   if (!vm) return 0;
   std::string layer = layer_arg(*vm);
-  auto builds = Store::open(ctx.root).list(layer);
+  BuildListing listing = Store::open(ctx.root).list_entries(layer);
   if ((*vm)["json"].as<bool>()) {
-    print_builds_json(ctx.out, builds);
+    print_builds_json(ctx.out, listing);
     return 0;
   }
-  if (builds.empty()) {
+  if (listing.builds.empty()) {
     ctx.out << "no builds of layer '" << layer << "' in " << ctx.root << "\n";
     return 0;
   }
   std::vector<std::vector<std::string>> rows = {{"", "TS", "VERIFIED", "KEEP", "LOCK", "DEF"}};
-  for (const auto& b : builds) {
-    rows.push_back({b.active ? "*" : "", b.ts, verified_word(b.verified), b.keep ? "keep" : "",
-                    b.lock ? "yes" : "MISSING", b.def ? "yes" : "MISSING"});
+  rows.reserve(listing.builds.size() + 1);
+  for (const auto& b : listing.builds) {
+    rows.push_back({b.active ? "*" : "", std::string(b.ts()), verified_word(b.verified()),
+                    b.has(Artifact::kKeep) ? "keep" : "",
+                    b.has(Artifact::kLock) ? "yes" : "MISSING",
+                    b.has(Artifact::kDef) ? "yes" : "MISSING"});
   }
   print_table(ctx.out, rows);
   return 0;

@@ -1,7 +1,6 @@
 #include "tool/output.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <memory>
 
@@ -9,22 +8,6 @@ namespace sifstore::tool {
 namespace {
 
 constexpr auto kInvalidUtf8 = nlohmann::json::error_handler_t::replace;
-
-// Whether nlohmann-json prints the byte as itself inside a string literal
-// when it stands alone: printable ASCII other than the '"' and '\\' it
-// escapes. (Control characters are escaped, bytes from 0x7f on are either
-// part of UTF-8 or invalid; those strings go through the library.)
-constexpr std::array<bool, 256> kPlain = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c < 0x7f; ++c) t[c] = c != '"' && c != '\\';
-  return t;
-}();
-
-bool needs_no_escaping(std::string_view s) {
-  for (unsigned char c : s)
-    if (!kPlain[c]) return false;
-  return true;
-}
 
 // Text written to a stream in blocks of kSize bytes, from one buffer: a
 // `list --json` of 10,000 builds is 3 MB of small pieces.
@@ -47,24 +30,6 @@ class BlockWriter {
     std::memcpy(buf_.get() + used_, s.data(), s.size());
     used_ += s.size();
   }
-  void put_json_string(std::string_view s) {
-    if (needs_no_escaping(s)) {
-      put("\"");
-      put(s);
-      put("\"");
-    } else {
-      std::string text;
-      append_json_string(text, s);
-      put(text);
-    }
-  }
-  void put_json_string_or_null(const std::optional<std::string>& s) {
-    if (s) {
-      put_json_string(*s);
-    } else {
-      put("null");
-    }
-  }
   void flush() {
     out_.write(buf_.get(), static_cast<std::streamsize>(used_));
     used_ = 0;
@@ -85,39 +50,55 @@ void print_json(std::ostream& out, const nlohmann::json& doc) {
 }
 
 void append_json_string(std::string& out, std::string_view s) {
-  if (needs_no_escaping(s)) {
-    out += '"';
-    out.append(s);
-    out += '"';
-    return;
-  }
   out += nlohmann::json(std::string(s)).dump(-1, ' ', false, kInvalidUtf8);
 }
 
-void print_builds_json(std::ostream& out, const std::vector<Build>& builds) {
-  if (builds.empty()) {
+void print_builds_json(std::ostream& out, const BuildListing& listing) {
+  if (listing.builds.empty()) {
     out << "[]\n";
     return;
   }
+  // Every path is file_prefix + <ts> + suffix. The prefix ends in '-' and
+  // the rest is digits, '-', '.' and letters, none of which the library
+  // escapes: it escapes each path as it escapes the prefix (an ASCII byte
+  // ends any broken UTF-8 sequence before it) followed by the rest as it is.
+  // So the prefix is escaped once, and a <ts> is printed as it is.
+  std::string open_path;
+  append_json_string(open_path, listing.file_prefix);
+  open_path.pop_back();  // the closing '"'
   BlockWriter w(out);
+  auto put_path = [&](const BuildEntry& b, Artifact a) {
+    w.put(open_path);
+    w.put(b.ts());
+    w.put(artifact_suffix(a));
+    w.put("\"");
+  };
+  auto put_path_or_null = [&](const BuildEntry& b, Artifact a) {
+    if (b.has(a)) {
+      put_path(b, a);
+    } else {
+      w.put("null");
+    }
+  };
   w.put("[\n");
-  for (size_t i = 0; i < builds.size(); ++i) {
-    const Build& b = builds[i];
-    w.put("  {\n    \"ts\": ");
-    w.put_json_string(b.ts);
-    w.put(",\n    \"sif\": ");
-    w.put_json_string(b.sif);
+  for (size_t i = 0; i < listing.builds.size(); ++i) {
+    const BuildEntry& b = listing.builds[i];
+    w.put("  {\n    \"ts\": \"");
+    w.put(b.ts());
+    w.put("\",\n    \"sif\": ");
+    put_path(b, Artifact::kSif);
     w.put(",\n    \"lock\": ");
-    w.put_json_string_or_null(b.lock);
+    put_path_or_null(b, Artifact::kLock);
     w.put(",\n    \"def\": ");
-    w.put_json_string_or_null(b.def);
+    put_path_or_null(b, Artifact::kDef);
     w.put(",\n    \"verified\": ");
-    w.put(b.verified ? bool_word(*b.verified) : std::string_view("null"));
+    auto verified = b.verified();
+    w.put(verified ? bool_word(*verified) : std::string_view("null"));
     w.put(",\n    \"keep\": ");
-    w.put(bool_word(b.keep));
+    w.put(bool_word(b.has(Artifact::kKeep)));
     w.put(",\n    \"active\": ");
     w.put(bool_word(b.active));
-    w.put(i + 1 < builds.size() ? "\n  },\n" : "\n  }\n");
+    w.put(i + 1 < listing.builds.size() ? "\n  },\n" : "\n  }\n");
   }
   w.put("]\n");
 }

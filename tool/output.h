@@ -23,17 +23,15 @@ void print_table(std::ostream& out, const std::vector<std::vector<std::string>>&
 // active), followed by a newline.
 //
 // The text is byte for byte what print_json prints for the same array built
-// as an nlohmann::ordered_json, but composed directly into a buffer that is
-// written in blocks of 64 KiB: for
-// 10,000 builds, building the document and serialising it was most of the
-// command's time. Strings go through append_json_string, so escaping stays
-// the library's.
-void print_builds_json(std::ostream& out, const std::vector<Build>& builds);
+// as an nlohmann::ordered_json (tests/cli/store_test.cpp compares them), but
+// composed directly into a buffer written in blocks of 64 KiB: for 10,000
+// builds, building the document and serialising it was most of the
+// command's time. The library escapes the one string that can need it, the
+// paths' common prefix.
+void print_builds_json(std::ostream& out, const BuildListing& listing);
 
 // Appends s as a JSON string literal exactly as print_json writes it
-// (nlohmann-json's escaping, invalid UTF-8 replaced by U+FFFD). Strings of
-// printable ASCII without '"' and '\\', which need no escaping, are copied
-// between quotes; any other goes through the library.
+// (nlohmann-json's escaping, invalid UTF-8 replaced by U+FFFD).
 void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace sifstore::tool
