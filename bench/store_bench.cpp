@@ -16,8 +16,9 @@
 // The store is written afresh before every prune run (not timed). Prints the
 // medians of wall-clock and of CPU time (user + system, from wait4 or
 // time.process_time; steadier than wall time on a busy machine) and their
-// ratios; asserts nothing. Targets (SPEC §8): list at least 20x faster than
-// the reference and within 2x of find; prune within 1.5x of rm.
+// ratios, and the load average before and after; asserts nothing. Targets
+// (SPEC §8): list at least 20x faster than the reference and within 2x of
+// find; prune within 1.5x of rm.
 //
 // usage: store_bench [--builds N] [--runs N] [--dir DIR]
 //   DIR: where the scratch store goes (default $TMPDIR or /tmp); the figures
@@ -35,6 +36,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -142,6 +144,21 @@ void make_store(const std::string& root, int builds) {
     throw std::runtime_error("symlink");
 }
 
+// The 1-, 5- and 15-minute load averages: the figures are times, and a busy
+// machine makes them longer.
+std::string load_average() {
+  std::string text;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    char buf[128];
+    if (std::fgets(buf, sizeof buf, f)) text = buf;
+    std::fclose(f);
+  }
+  std::istringstream in(text);
+  std::string one, five, fifteen;
+  if (!(in >> one >> five >> fifteen)) return "unknown";
+  return one + " " + five + " " + fifteen;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
@@ -217,6 +234,7 @@ int main(int argc, char** argv) {
         "store_bench: layer '%s' with %d builds (%d files), %d runs per figure, "
         "medians; store in %s\n",
         kLayer, builds, 3 * builds + 1, runs, dir.c_str());
+    std::printf("  load average at the start: %s\n", load_average().c_str());
     if (!have_reference)
       std::printf("  (the reference is not at %s: its figures are left out)\n", reference.c_str());
     std::printf("  %-56s %12s %12s\n", "", "wall", "cpu");
@@ -304,6 +322,7 @@ int main(int argc, char** argv) {
       ratio("reference / sifstore prune", s_ref_prune, s_prune, "");
     }
     ratio("sifstore prune / rm", s_prune, s_rm, "(target <= 1.5x)");
+    std::printf("\n  load average at the end: %s\n", load_average().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "store_bench: %s\n", e.what());
     fs::remove_all(scratch);
