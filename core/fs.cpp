@@ -33,6 +33,16 @@ void write_all(int fd, std::string_view content, const std::string& what) {
   }
 }
 
+// renameat within one directory, with an error naming both.
+void rename_in(int dirfd, const std::string& dir_path, const std::string& from,
+               const std::string& to) {
+  if (::renameat(dirfd, from.c_str(), dirfd, to.c_str()) != 0) {
+    std::string p = dir_path;
+    if (!p.empty() && p.back() != '/') p += '/';
+    throw system_error("cannot rename " + p + from + " to " + to);
+  }
+}
+
 }  // namespace
 
 Fd& Fd::operator=(Fd&& other) noexcept {
@@ -122,7 +132,8 @@ std::optional<Dir> Dir::subdir(const std::string& name) const {
     int err = errno;
     if (err == ENOENT) return std::nullopt;
     if (err == ELOOP || (err == ENOTDIR && type_of(name) == S_IFLNK))
-      throw Error(path_of(name) + " is a symlink; SifStore never follows symlinks inside a store"
+      throw Error(path_of(name) +
+                  " is a symlink; SifStore never follows symlinks inside a store"
                   " (replace it with a real directory)");
     if (err == ENOTDIR) throw Error(path_of(name) + " is not a directory");
     throw system_error("cannot open directory " + path_of(name), err);
@@ -217,8 +228,8 @@ std::optional<std::string> Dir::read_file(const std::string& name, size_t max_by
 
 void Dir::write_file_atomic(const std::string& name, std::string_view content) const {
   std::string tmp = temp_name_for(name);
-  int fd = ::openat(fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                    0666);
+  int fd =
+      ::openat(fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
   // The name may be taken by a temporary that a killed process with the same
   // pid (on another host sharing the store, or before a pid was reused) left:
   // take the next one.
@@ -232,7 +243,7 @@ void Dir::write_file_atomic(const std::string& name, std::string_view content) c
     Fd owned(fd);
     write_all(fd, content, path_of(tmp));
     if (::fsync(fd) != 0) throw system_error("cannot sync " + path_of(tmp));
-    rename(tmp, name);
+    rename_in(fd_.get(), path_, tmp, name);
   } catch (...) {
     ::unlinkat(fd_.get(), tmp.c_str(), 0);
     throw;
@@ -241,8 +252,8 @@ void Dir::write_file_atomic(const std::string& name, std::string_view content) c
 }
 
 bool Dir::create_exclusive(const std::string& name, std::string_view content) const {
-  int fd = ::openat(fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                    0666);
+  int fd =
+      ::openat(fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0) {
     if (errno == EEXIST) return false;
     throw system_error("cannot create " + path_of(name));
@@ -266,7 +277,7 @@ void Dir::symlink_atomic(const std::string& name, const std::string& target) con
   }
   if (rc != 0) throw system_error("cannot create symlink " + path_of(tmp));
   try {
-    rename(tmp, name);
+    rename_in(fd_.get(), path_, tmp, name);
   } catch (...) {
     ::unlinkat(fd_.get(), tmp.c_str(), 0);
     throw;
@@ -275,8 +286,18 @@ void Dir::symlink_atomic(const std::string& name, const std::string& target) con
 }
 
 void Dir::rename(const std::string& from, const std::string& to) const {
-  if (::renameat(fd_.get(), from.c_str(), fd_.get(), to.c_str()) != 0)
-    throw system_error("cannot rename " + path_of(from) + " to " + to);
+  // A regular file's content reaches the disk before its new name does: the
+  // build chain publishes the image and log the builder wrote by renaming
+  // them. Opened without following a symlink and without blocking on a FIFO;
+  // anything but a regular file is renamed as it is.
+  int fd = ::openat(fd_.get(), from.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd >= 0) {
+    Fd owned(fd);
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::fsync(fd) != 0)
+      throw system_error("cannot sync " + path_of(from));
+  }
+  rename_in(fd_.get(), path_, from, to);
 }
 
 bool Dir::unlink(const std::string& name) const {
@@ -284,7 +305,8 @@ bool Dir::unlink(const std::string& name) const {
   if (errno == ENOENT) return false;
   if (errno == EISDIR || errno == EPERM) {
     if (type_of(name) == S_IFDIR)
-      throw Error(path_of(name) + " is a directory where SifStore expects a file; remove it by hand");
+      throw Error(path_of(name) +
+                  " is a directory where SifStore expects a file; remove it by hand");
   }
   throw system_error("cannot remove " + path_of(name));
 }

@@ -92,8 +92,7 @@ class Dir {
   // The content of a regular file (never following a symlink, never blocking
   // on a FIFO). Throws Error when it is not a regular file or is larger than
   // max_bytes; nullopt when it does not exist.
-  std::optional<std::string> read_file(const std::string& name,
-                                       size_t max_bytes = 64u << 20) const;
+  std::optional<std::string> read_file(const std::string& name, size_t max_bytes = 64u << 20) const;
 
   // Writes content to name atomically: a hidden temporary in the same
   // directory, fsync, rename over name, fsync of the directory.
@@ -104,7 +103,10 @@ class Dir {
   // Replaces name with a symlink to target atomically (temporary symlink,
   // rename over name, fsync of the directory).
   void symlink_atomic(const std::string& name, const std::string& target) const;
-  // Renames an entry within this directory (renameat). Throws on failure.
+  // Renames an entry within this directory (renameat). A regular file is
+  // fsync'ed first, so its new name never shows content that is not on disk
+  // (the build chain publishes what the builder wrote this way); the
+  // directory is not: call fsync() after the renames. Throws on failure.
   void rename(const std::string& from, const std::string& to) const;
   // Removes a file or symlink (never a directory's content, never through a
   // symlink). false when it did not exist; throws on any other failure.
