@@ -4,10 +4,13 @@
 # configures examples/ with find_package(SifStore) and runs ninja. Then shows
 # each layer's builds and what its active lock records.
 #
-# Without Apptainer on PATH the example builds with SifStore's stand-in
-# builder (tests/standin), and says so. Run it again to see that an
-# unchanged project builds nothing; edit examples/app/hello.py and run it
-# again to see the app layer, and only it, rebuilt.
+# The layers are real Debian 12 images: the base is bootstrapped from the
+# Debian mirror the machine's apt sources name, the others install Debian,
+# pip and npm packages on top. Without Apptainer on PATH the example builds
+# with SifStore's stand-in builder (tests/standin, as root: debootstrap and
+# chroot), and says so. Run it again to see that an unchanged project builds
+# nothing; edit examples/app/hello.py and run it again to see the app layer,
+# and only it, rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root_dir=$PWD
@@ -48,3 +51,7 @@ for layer in base python app; do
         count["dpkg"], count["pip"], count["node"]
     }' "$lock"
 done
+
+echo
+echo "== the application, run inside its image (ctest)"
+ctest --test-dir "$build/project" --output-on-failure

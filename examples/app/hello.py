@@ -1,20 +1,19 @@
-"""The example application: prints the versions of the packages its image holds."""
+"""The example application: greets, and prints the versions of the packages
+its image holds (Debian's, pip's and npm's)."""
 
+import json
 import sys
 from importlib import metadata
 
-from tabulate import tabulate
+import greeting
 
 
 def main(argv):
-    names = argv or ["numpy", "PyYAML", "requests", "tabulate"]
-    rows = []
-    for name in names:
-        try:
-            rows.append((name, metadata.version(name)))
-        except metadata.PackageNotFoundError:
-            rows.append((name, "not installed"))
-    print(tabulate(rows, headers=("package", "version")))
+    print(greeting.greet(argv[0] if argv else "world"))
+    for name in ("greeting", "PyYAML"):
+        print("%-10s %s (pip)" % (name, metadata.version(name)))
+    with open("/usr/local/lib/node_modules/is-number/package.json") as f:
+        print("%-10s %s (npm)" % ("is-number", json.load(f)["version"]))
 
 
 if __name__ == "__main__":
