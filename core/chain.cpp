@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -39,6 +40,24 @@ void append_line(int fd, const std::string& line) {
   if (fd >= 0 && ::write(fd, text.data(), text.size()) < 0) {
     // A log line that cannot be written is not worth failing the build for.
   }
+}
+
+// Appends a line the log must hold (the lock's digest: tamper evidence), or
+// throws naming the log, so that no build is published without it.
+void append_record(int fd, const std::string& line, const std::string& log_path) {
+  std::string text = line + "\n";
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw Error("cannot write the build log " + log_path + ": " +
+                  std::strerror(n < 0 ? errno : EIO) + " (nothing was published)");
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0)
+    throw Error("cannot write the build log " + log_path + ": " + std::strerror(errno) +
+                " (nothing was published)");
 }
 
 // The first line `<builder> --version` prints, or "unknown".
@@ -165,8 +184,8 @@ void run_builder_build(const std::vector<std::string>& builder,
   StreamedRun run = run_streamed(argv, cwd, log_fd, echo_fd);
   if (run.interrupted) throw Error(what + " interrupted (" + run.status.describe() + ")");
   if (!run.status.ok())
-    throw Error(what + " failed: " + builder[0] + " " + run.status.describe() + " (log: " +
-                log_path + ")");
+    throw Error(what + " failed: " + builder[0] + " " + run.status.describe() +
+                " (log: " + log_path + ")");
   struct stat st;
   if (::stat(out.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
     throw Error(what + ": " + builder[0] + " succeeded but wrote no image at " + out);
@@ -257,9 +276,9 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   if (base) append_line(log.get(), "sifstore: base image " + base->exact);
   dir.write_file_atomic(build_def_name(o.layer, ts), build_def);
   std::string partial = absolute(dir.path_of(partial_sif_name(o.layer, ts)));
-  run_builder_build(builder, o.build_args, partial, absolute(dir.path_of(build_def_name(o.layer, ts))),
-                    def.dir, log.get(), o.echo_fd, "build of " + o.layer,
-                    result.paths.build_log);
+  run_builder_build(builder, o.build_args, partial,
+                    absolute(dir.path_of(build_def_name(o.layer, ts))), def.dir, log.get(),
+                    o.echo_fd, "build of " + o.layer, result.paths.build_log);
 
   debug_stop_point("built");
 
@@ -295,7 +314,8 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     dir.write_file_atomic(artifact_name(o.layer, ts, Artifact::kRoughDef), def.text);
     dir.unlink(build_def_name(o.layer, ts));
     debug_stop_point("publishing");
-    append_line(log.get(), std::string(kLockDigestLogPrefix) + sha256_hex(format_lock(lock)));
+    append_record(log.get(), std::string(kLockDigestLogPrefix) + sha256_hex(format_lock(lock)),
+                  dir.path_of(partial_log_name(o.layer, ts)));
     append_line(log.get(), "sifstore: published " + result.paths.sif);
     log = Fd();
     dir.rename(partial_log_name(o.layer, ts), artifact_name(o.layer, ts, Artifact::kBuildLog));
@@ -394,7 +414,8 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
                       "verify rebuild of " + o.layer + "-" + ts, paths.build_log);
     rebuilt = capture_lock(out, o.capture, o.builder);
   } catch (const Error& e) {
-    store.mark_unverified(o.layer, ts, std::string("rebuild from the locked def failed: ") + e.what());
+    store.mark_unverified(o.layer, ts,
+                          std::string("rebuild from the locked def failed: ") + e.what());
     throw;
   }
   VerifyResult r;

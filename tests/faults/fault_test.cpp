@@ -311,6 +311,15 @@ TEST_F(BuildFaults, EveryWriteOfABuild) {
         EXPECT_NO_THROW(parse_lock(c, p)) << label << ": " << p;
       }
     }
+    // A published build's log holds the lock's digest (tamper evidence): a
+    // failed write of that line fails the build instead.
+    if (f.status == 0) {
+      for (const auto& [p, c] : now) {
+        if (kept.count(p) || p.size() < 10 || p.compare(p.size() - 10, 10, ".build.log") != 0)
+          continue;
+        EXPECT_NE(c.find("sifstore: lock-sha256: "), std::string::npos) << label << ": " << p;
+      }
+    }
     std::string active = latest("base");
     EXPECT_TRUE(exists(artifact("base", active, "sif"))) << label << ": latest -> " << active;
     RunResult repair = cli({"fsck", "--repair"});
