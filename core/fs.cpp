@@ -109,6 +109,24 @@ Dir Dir::open_or_create(const std::string& path) {
   return open(path);
 }
 
+std::vector<std::string> Dir::missing(const std::string& path) {
+  std::vector<std::string> out;
+  std::filesystem::path p = std::filesystem::path(path).lexically_normal();
+  while (!p.empty() && p != p.root_path()) {
+    struct stat st;
+    if (::lstat(p.c_str(), &st) == 0 || errno != ENOENT) break;
+    out.push_back(p.string());
+    if (p.filename().empty()) p = p.parent_path();  // "a/b/" -> "a/b"
+    p = p.parent_path();
+  }
+  return out;
+}
+
+void Dir::remove_empty(const std::vector<std::string>& paths) noexcept {
+  for (const auto& p : paths)
+    if (::rmdir(p.c_str()) != 0) return;  // not empty (or gone): its parents are not either
+}
+
 std::optional<Dir> Dir::open_if_exists(const std::string& path) {
   int fd = ::open(path.c_str(), kDirFlags);
   if (fd < 0) {

@@ -54,6 +54,12 @@ class Dir {
   static Dir open(const std::string& path);
   // Like open(), but creates the directory (and its parents) first.
   static Dir open_or_create(const std::string& path);
+  // The directories open_or_create(path) would create now, deepest first:
+  // give them to remove_empty() when what they were made for failed.
+  static std::vector<std::string> missing(const std::string& path);
+  // Removes each of `paths` (deepest first) that is still an empty
+  // directory; rmdir never follows a symlink. Best effort, never throws.
+  static void remove_empty(const std::vector<std::string>& paths) noexcept;
   // Returns nullopt when the path does not exist.
   static std::optional<Dir> open_if_exists(const std::string& path);
 

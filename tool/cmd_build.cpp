@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/fsck.h"
 #include "core/names.h"
 #include "tool/command.h"
@@ -63,20 +64,22 @@ void print_log_tail(Context& ctx, const Store& store, const std::string& layer) 
 
 int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
-  d.add_options()("def", po::value<std::string>(), "the rough definition file (required)")
-      ("builder", po::value<std::string>(), "builder command line (default: $SIFSTORE_BUILDER, else apptainer)")
-      ("build-arg", po::value<std::vector<std::string>>()->composing(),
-       "an extra word for `<builder> build` (repeatable), e.g. --build-arg=--fakeroot")
-      ("from", po::value<std::string>(), "base layer: build on its active image and pin it")
-      ("retain", po::value<int>(), "builds kept by the prune step (default: config.yaml, else 10)")
-      ("verify", po::bool_switch(), "rebuild from the locked def and mark the build")
-      ("pin-apt", po::bool_switch(), "pin the apt packages the def installs in the locked def")
-      ("capture", po::value<std::string>()->default_value("static"), "lock capture: static or exec")
-      ("depfile", po::value<std::string>(), "write a Ninja depfile of the build's inputs here")
-      ("depfile-target", po::value<std::string>(), "the target named in the depfile"
-       " (default: the latest pointer)")
-      ("quiet,q", po::bool_switch(), "do not stream the builder's output (it is still logged)")
-      ("json", po::bool_switch(), "print the result as JSON");
+  d.add_options()("def", po::value<std::string>(), "the rough definition file (required)")(
+      "builder", po::value<std::string>(),
+      "builder command line (default: $SIFSTORE_BUILDER, else apptainer)")(
+      "build-arg", po::value<std::vector<std::string>>()->composing(),
+      "an extra word for `<builder> build` (repeatable), e.g. --build-arg=--fakeroot")(
+      "from", po::value<std::string>(), "base layer: build on its active image and pin it")(
+      "retain", po::value<int>(), "builds kept by the prune step (default: config.yaml, else 10)")(
+      "verify", po::bool_switch(), "rebuild from the locked def and mark the build")(
+      "pin-apt", po::bool_switch(), "pin the apt packages the def installs in the locked def")(
+      "capture", po::value<std::string>()->default_value("static"), "lock capture: static or exec")(
+      "depfile", po::value<std::string>(), "write a Ninja depfile of the build's inputs here")(
+      "depfile-target", po::value<std::string>(),
+      "the target named in the depfile"
+      " (default: the latest pointer)")("quiet,q", po::bool_switch(),
+                                        "do not stream the builder's output (it is still logged)")(
+      "json", po::bool_switch(), "print the result as JSON");
   auto vm = parse_options(ctx, find_command("build"), d, {"LAYER"}, args);
   if (!vm) return 0;
   if (!vm->count("def")) throw UsageError("build: --def FILE is required");
@@ -102,6 +105,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   if (vm->count("depfile-target")) o.depfile_target = (*vm)["depfile-target"].as<std::string>();
   o.echo_fd = (*vm)["quiet"].as<bool>() ? -1 : STDERR_FILENO;
 
+  // A refused build on a root that did not exist leaves no empty root behind.
+  std::vector<std::string> created = Dir::missing(ctx.root);
   Store store = Store::open_or_create(ctx.root);
   // The prune step takes retain from config.yaml: say what is wrong with it
   // before the build starts, as `prune` does.
@@ -115,6 +120,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
     // Quiet builds show nothing of the builder while it runs: show how its
     // log ends before the error, so a failure in a CI log is readable.
     if (o.echo_fd < 0) print_log_tail(ctx, store, o.layer);
+    Dir::remove_empty(created);
     throw;
   }
   if ((*vm)["json"].as<bool>()) {
@@ -135,8 +141,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
     print_json(ctx.out, j);
     return 0;
   }
-  ctx.out << "sifstore: built " << o.layer << "-" << r.ts << ": " << r.lock.dpkg.size()
-          << " dpkg, " << r.lock.pip.size() << " pip, " << node_versions(r.lock.node).size()
+  ctx.out << "sifstore: built " << o.layer << "-" << r.ts << ": " << r.lock.dpkg.size() << " dpkg, "
+          << r.lock.pip.size() << " pip, " << node_versions(r.lock.node).size()
           << " node packages; "
           << (r.pointed ? "latest -> " + pointer_target(o.layer, r.ts)
                         : std::string("latest left on a newer build"));
@@ -148,11 +154,13 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
 
 int cmd_verify(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
-  d.add_options()("builder", po::value<std::string>(), "builder command line (default: $SIFSTORE_BUILDER, else apptainer)")
-      ("build-arg", po::value<std::vector<std::string>>()->composing(), "an extra word for `<builder> build`")
-      ("capture", po::value<std::string>()->default_value("static"), "lock capture: static or exec")
-      ("quiet,q", po::bool_switch(), "do not stream the builder's output")
-      ("json", po::bool_switch(), "print the comparison as JSON");
+  d.add_options()("builder", po::value<std::string>(),
+                  "builder command line (default: $SIFSTORE_BUILDER, else apptainer)")(
+      "build-arg", po::value<std::vector<std::string>>()->composing(),
+      "an extra word for `<builder> build`")(
+      "capture", po::value<std::string>()->default_value("static"), "lock capture: static or exec")(
+      "quiet,q", po::bool_switch(), "do not stream the builder's output")(
+      "json", po::bool_switch(), "print the comparison as JSON");
   auto vm = parse_options(ctx, find_command("verify"), d, {"LAYER", "TS?"}, args);
   if (!vm) return 0;
   VerifyOptions o;
@@ -185,8 +193,8 @@ int cmd_verify(Context& ctx, const std::vector<std::string>& args) {
 int cmd_check(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
   d.add_options()("require-verified", po::bool_switch(),
-                  "fail unless the build is round-trip verified (also: images.require_verified)")
-      ("json", po::bool_switch(), "print the result as JSON");
+                  "fail unless the build is round-trip verified (also: images.require_verified)")(
+      "json", po::bool_switch(), "print the result as JSON");
   auto vm = parse_options(ctx, find_command("check"), d, {"LAYER"}, args);
   if (!vm) return 0;
   std::string layer = (*vm)["LAYER"].as<std::string>();
@@ -196,8 +204,9 @@ int cmd_check(Context& ctx, const std::vector<std::string>& args) {
   CheckResult r = check_layer(Store::open(ctx.root), layer, require);
   for (const auto& w : r.warnings) ctx.err << "sifstore: warning: " << w << "\n";
   if ((*vm)["json"].as<bool>()) {
-    print_json(ctx.out, {{"layer", layer}, {"ts", r.ts}, {"sif", r.sif}, {"state", r.state},
-                         {"detail", r.detail}});
+    print_json(
+        ctx.out,
+        {{"layer", layer}, {"ts", r.ts}, {"sif", r.sif}, {"state", r.state}, {"detail", r.detail}});
   } else {
     ctx.out << r.sif << "\n";
   }
@@ -206,9 +215,9 @@ int cmd_check(Context& ctx, const std::vector<std::string>& args) {
 
 int cmd_fsck(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
-  d.add_options()("repair", po::bool_switch(), "remove debris and orphans, fix pointers")
-      ("hash-images", po::bool_switch(), "also check every image's sha256 against its lock")
-      ("json", po::bool_switch(), "print the findings as JSON");
+  d.add_options()("repair", po::bool_switch(), "remove debris and orphans, fix pointers")(
+      "hash-images", po::bool_switch(), "also check every image's sha256 against its lock")(
+      "json", po::bool_switch(), "print the findings as JSON");
   auto vm = parse_options(ctx, find_command("fsck"), d, {}, args);
   if (!vm) return 0;
   FsckOptions fo;
@@ -218,7 +227,8 @@ int cmd_fsck(Context& ctx, const std::vector<std::string>& args) {
   if ((*vm)["json"].as<bool>()) {
     json findings = json::array();
     for (const auto& f : r.findings)
-      findings.push_back({{"path", f.path}, {"problem", f.problem},
+      findings.push_back({{"path", f.path},
+                          {"problem", f.problem},
                           {"action", f.action.empty() ? json(nullptr) : json(f.action)}});
     print_json(ctx.out, {{"layers", r.layers}, {"builds", r.builds}, {"findings", findings}});
   } else {
@@ -232,8 +242,7 @@ int cmd_fsck(Context& ctx, const std::vector<std::string>& args) {
 }
 
 const CommandRegistration kRegistrations[] = {
-    CommandRegistration({"build",
-                         "build LAYER --def FILE [--from LAYER] [--verify] [...]",
+    CommandRegistration({"build", "build LAYER --def FILE [--from LAYER] [--verify] [...]",
                          "build, capture, lock, publish, point latest, prune (and verify)",
                          cmd_build}),
     CommandRegistration({"verify", "verify LAYER [TS]",

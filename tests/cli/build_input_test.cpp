@@ -9,9 +9,11 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -69,6 +71,40 @@ TEST_F(BuildInput, BuilderNotFound) {
   r = cli({"build", "base", "--def", "base.def", "--builder", ""});
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(snapshot(root), before);
+}
+
+// A refused build on a root that does not exist yet leaves no root behind,
+// nor any of the parents it would have created; an existing parent stays.
+TEST_F(BuildInput, RefusedBuildOnAMissingRootCreatesNothing) {
+  std::string parent = t / "new";
+  std::string missing = parent + "/a/b/containers";
+  for (const std::vector<std::string>& more :
+       {std::vector<std::string>{"--def", "no-such.def"},
+        std::vector<std::string>{"--def", "base.def", "--builder", "no-such-apptainer-xyz"},
+        std::vector<std::string>{"--def", "base.def", "--from", "ghost"}}) {
+    std::vector<std::string> argv = {SIFSTORE_EXE, "--root", missing, "build", "base"};
+    argv.insert(argv.end(), more.begin(), more.end());
+    if (std::find(more.begin(), more.end(), "--builder") == more.end())
+      argv.insert(argv.end(), {"--builder", kStandin});
+    RunResult r = run(argv, env({}), t.path());
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("sifstore: error: "), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(parent)) << more[1];
+  }
+  std::filesystem::create_directory(parent);
+  RunResult r = run({SIFSTORE_EXE, "--root", parent + "/containers", "build", "base", "--def",
+                     "no-such.def", "--builder", kStandin},
+                    env({}), t.path());
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(std::filesystem::is_directory(parent));
+  EXPECT_FALSE(std::filesystem::exists(parent + "/containers"));
+  // A build that runs makes the root as before.
+  EXPECT_EQ(run({SIFSTORE_EXE, "--root", missing, "build", "base", "--def", "base.def", "--builder",
+                 kStandin},
+                env({}), t.path())
+                .status,
+            0);
+  EXPECT_TRUE(std::filesystem::exists(missing + "/base.sif"));
 }
 
 TEST_F(BuildInput, UsageErrors) {
