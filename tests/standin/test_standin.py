@@ -763,6 +763,20 @@ class RealModeTest(StandinCase):
         out = self.exec_ok(self.path("real-top.sif"), "cat", "/opt/top.txt", "/opt/post.txt")
         self.assertTrue(out.startswith("top\npost ran in 12."), out)
 
+    def test_post_sees_proc_and_dev_mounted_and_the_host_does_not(self):
+        # The mounts exist where %post runs (its own mount namespace), and
+        # never in the host's mount table, during or after the build.
+        self.write("real-mounts.def", "Bootstrap: localimage\nFrom: real-base.sif\n\n%post\n"
+                                      "    awk '$2 == \"/proc\" || $2 == \"/dev\" "
+                                      "{ print $2, $3 }' /proc/self/mounts > /opt/mounts.txt\n"
+                                      "    test -c /dev/null\n")
+        self.build_ok("real-mounts.sif", "real-mounts.def", "--force", index=None)
+        out = self.exec_ok(self.path("real-mounts.sif"), "cat", "/opt/mounts.txt")
+        self.assertIn("/proc proc", out)
+        self.assertRegex(out, r"(?m)^/dev ")
+        self.assertNoMountsUnder(self.dir)
+        self.assertNoTempLeft()
+
     def test_failing_post_line_is_named_and_leaves_no_mount(self):
         self.write("real-fail.def", "Bootstrap: localimage\nFrom: real-base.sif\n\n%post\n"
                                     "    echo before\n    false\n    echo after\n")
