@@ -113,6 +113,20 @@ std::optional<Base> resolve_base(const Store& store, const BuildOptions& o, cons
   return Base{exact.string(), p.lexically_normal().string()};
 }
 
+// From the moment the build def is written, prune of the base layer keeps
+// the base (Store::prune reads running builds' defs). A prune that ran
+// between resolve_base() and that moment may have removed it: under the base
+// layer's lock (which prune holds throughout), check it is still there.
+void confirm_base_kept(const Store& store, const BuildOptions& o, const Base& base) {
+  std::optional<LayerLock> lock;
+  if (o.from_layer)
+    if (auto dir = store.layer_dir(*o.from_layer)) lock.emplace(*dir);
+  struct stat st;
+  if (::stat(base.exact.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw Error("base image " + base.exact + " was pruned as the build of " + o.layer +
+                " started; nothing was built: run the build again");
+}
+
 // The def handed to the builder: the rough def with the final stage's
 // `From:` replaced by the exact base image.
 std::string build_def_text(const DefFile& def, const std::optional<Base>& base) {
@@ -228,7 +242,7 @@ std::string partial_log_name(std::string_view layer, std::string_view ts) {
   return hidden(layer, ts, ".build.log.partial");
 }
 std::string build_def_name(std::string_view layer, std::string_view ts) {
-  return hidden(layer, ts, ".build.def");
+  return hidden(layer, ts, kBuildDefSuffix);
 }
 std::string verify_sif_name(std::string_view layer, std::string_view ts) {
   return hidden(layer, ts, ".verify.sif");
@@ -275,6 +289,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   append_line(log.get(), "sifstore: definition " + def_abs);
   if (base) append_line(log.get(), "sifstore: base image " + base->exact);
   dir.write_file_atomic(build_def_name(o.layer, ts), build_def);
+  if (base) confirm_base_kept(store, o, *base);
   std::string partial = absolute(dir.path_of(partial_sif_name(o.layer, ts)));
   run_builder_build(builder, o.build_args, partial,
                     absolute(dir.path_of(build_def_name(o.layer, ts))), def.dir, log.get(),

@@ -47,6 +47,10 @@ std::string_view artifact_suffix(Artifact a);
 // "<layer>-<ts><suffix>", the file name inside the layer directory.
 std::string artifact_name(std::string_view layer, std::string_view ts, Artifact a);
 
+// The suffix of ".<layer>-<ts>.build.def", the def a build in progress hands
+// its builder (its `From:` is the exact base image: prune keeps that base).
+inline constexpr std::string_view kBuildDefSuffix = ".build.def";
+
 // Splits a file name of the layer directory into (ts, artifact) when it is
 // exactly "<layer>-<ts><suffix>" with a ts of the right shape.
 struct ParsedArtifact {
@@ -64,7 +68,6 @@ std::string pointer_target(std::string_view layer, std::string_view ts);
 // The <ts> a pointer target names, read as the reference tool reads it: the
 // exact relative form first, else the last path component when it is
 // "<layer>-<ts>.sif" (absolute or oddly shaped targets).
-std::optional<std::string> ts_from_pointer_target(std::string_view layer,
-                                                  std::string_view target);
+std::optional<std::string> ts_from_pointer_target(std::string_view layer, std::string_view target);
 
 }  // namespace sifstore

@@ -382,16 +382,27 @@ std::vector<std::string> Store::pinned_by_other_layers(std::string_view layer) c
       continue;
     }
     if (!other) continue;
-    for (const auto& b : scan_layer(*other, e.name)) {
-      if (!b.has(Artifact::kDef)) continue;
+    auto pin_from = [&](const std::string& def_name) {
       std::optional<std::string> text;
       try {
-        text = other->read_file(artifact_name(e.name, b.ts(), Artifact::kDef), 4u << 20);
+        text = other->read_file(def_name, 4u << 20);
       } catch (const Error&) {
-        continue;  // an unreadable def pins nothing it can show
+        return;  // an unreadable def pins nothing it can show
       }
-      if (!text) continue;
+      if (!text) return;
       if (auto ts = from_ts_in_def(*text, layer)) pinned.push_back(*ts);
+    };
+    for (const auto& b : scan_layer(*other, e.name))
+      if (b.has(Artifact::kDef)) pin_from(artifact_name(e.name, b.ts(), Artifact::kDef));
+    // A build of the other layer still running: the def handed to its
+    // builder (`.<layer>-<ts>.build.def`) names the base it builds FROM.
+    std::string hidden_prefix = "." + e.name + "-";
+    for (const auto& h : other->scan()) {
+      if (h.name.size() > hidden_prefix.size() + kBuildDefSuffix.size() &&
+          h.name.compare(0, hidden_prefix.size(), hidden_prefix) == 0 &&
+          h.name.compare(h.name.size() - kBuildDefSuffix.size(), kBuildDefSuffix.size(),
+                         kBuildDefSuffix) == 0)
+        pin_from(h.name);
     }
   }
   return pinned;

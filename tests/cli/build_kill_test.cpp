@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -357,6 +358,64 @@ TEST_F(BuildConcurrent, AnOlderBuildFinishingLastLeavesLatestOnTheNewer) {
   EXPECT_EQ(builds("base"), (std::vector<std::string>{ts_b, ts_a}));
   expect_every_sif_complete("base");
   EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+}
+
+// Prune of a base layer while a build FROM it is running (SPEC §2: a base
+// is kept like a GC root; §4: builds never block prune).
+class PruneDuringFromBuild : public BuildChainTest {
+ protected:
+  bool has_base(const std::string& ts) const {
+    auto b = builds("base");
+    return std::find(b.begin(), b.end(), ts) != b.end();
+  }
+};
+
+// Once the running build has handed its def to the builder, prune keeps the
+// base it names, however old; the build publishes a def whose From: exists.
+TEST_F(PruneDuringFromBuild, KeepsTheBaseOfARunningBuild) {
+  std::string base1 = build_ok("base");
+  ASSERT_FALSE(base1.empty());
+  write_file(t / "app.def", "Bootstrap: localimage\nFrom: containers/base.sif\n");
+  Group g(argv(build_args("app", "app.def", {"--from", "base", "--json"})),
+          env({"SIFSTORE_DEBUG_STOP_AT=built"}), t.path(), t / "app.out");
+  ASSERT_TRUE(g.wait_stopped(30)) << g.output();
+  std::string base2 = build_ok("base");
+  ASSERT_EQ(latest("base"), base2);
+  RunResult r = cli({"prune", "base", "--retain", "0", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(has_base(base1)) << r.out;
+  ASSERT_EQ(g.resume_and_wait(), 0) << g.output();
+  auto app = builds("app");
+  ASSERT_EQ(app.size(), 1u);
+  std::string exact = root + "/base/base-" + base1 + ".sif";
+  EXPECT_TRUE(contains(read_file(artifact("app", app[0], "def")), "From: " + exact + "\n"));
+  EXPECT_TRUE(exists(exact));
+  // Published, the app's locked def keeps pinning it.
+  EXPECT_EQ(cli({"prune", "base", "--retain", "0"}).status, 0);
+  EXPECT_TRUE(has_base(base1));
+  r = cli({"check", "app"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(cli({"fsck"}).status, 0);
+}
+
+// A prune that removed the base before the build def was written: the build
+// notices under the base layer's lock and stops before the builder runs.
+TEST_F(PruneDuringFromBuild, ABasePrunedAsTheBuildStartsIsAClearError) {
+  std::string base1 = build_ok("base");
+  ASSERT_FALSE(base1.empty());
+  write_file(t / "app.def", "Bootstrap: localimage\nFrom: containers/base.sif\n");
+  Group g(argv(build_args("app", "app.def", {"--from", "base"})),
+          env({"SIFSTORE_DEBUG_STOP_AT=reserved"}), t.path(), t / "app.out");
+  ASSERT_TRUE(g.wait_stopped(30)) << g.output();
+  build_ok("base");
+  ASSERT_EQ(cli({"prune", "base", "--retain", "0"}).status, 0);
+  ASSERT_FALSE(has_base(base1));
+  EXPECT_EQ(g.resume_and_wait(), 1) << g.output();
+  EXPECT_TRUE(contains(g.output(), "sifstore: error: base image " + root + "/base/base-" + base1 +
+                                       ".sif was pruned as the build of app started"))
+      << g.output();
+  EXPECT_TRUE(builds("app").empty());
+  EXPECT_EQ(hidden_files("app"), std::vector<std::string>{});
 }
 
 }  // namespace
