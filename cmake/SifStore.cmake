@@ -116,6 +116,12 @@ Commands
     The Ninja job pool of the build (see :prop_gbl:`JOB_POOLS`), e.g. to
     build at most two layers at a time.  Default: ``SIFSTORE_JOB_POOL``.
 
+  Bad arguments fail at configure time, with a message naming the
+  argument: an unknown word, a keyword without a value, a keyword whose
+  values are all empty strings (e.g. ``ROOT "${unset}"``: the default is
+  not used in its place), and ``ROOT``, ``DEF``, ``FROM``, ``RETAIN`` or
+  ``JOB_POOL`` given more than once.
+
   The command defines these targets:
 
   ``sif-<layer>``
@@ -222,6 +228,11 @@ cmake_policy(VERSION 3.20...3.25)
 # DEPFILE paths are transformed for Ninja (the functions below record this
 # setting where they are defined).
 cmake_policy(SET CMP0116 NEW)
+# An empty string after a single-value keyword is a value (add_sif_layer()
+# refuses it either way; NEW only spares the policy warning).
+if(POLICY CMP0174)
+  cmake_policy(SET CMP0174 NEW)
+endif()
 
 # The sifstore executable for COMMAND lines, and how to depend on it.
 function(_sifstore_executable out)
@@ -282,15 +293,56 @@ function(add_sif_layer layer)
       "add_sif_layer: the first argument is the layer name, not the keyword ${layer}")
   endif()
   cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
-  if(arg_UNPARSED_ARGUMENTS)
-    list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
-    message(FATAL_ERROR "${where}: unknown argument(s): ${unknown} (the keywords are "
+  # An empty string is an argument too ("${unset_variable}").
+  if(DEFINED arg_UNPARSED_ARGUMENTS)
+    set(unknown " \"\"")  # one empty string, which foreach would skip
+    if(NOT arg_UNPARSED_ARGUMENTS STREQUAL "")
+      set(unknown "")
+      foreach(word IN LISTS arg_UNPARSED_ARGUMENTS)
+        if(word STREQUAL "")
+          set(word "\"\"")
+        endif()
+        string(APPEND unknown " ${word}")
+      endforeach()
+    endif()
+    message(FATAL_ERROR "${where}: unknown argument(s):${unknown} (the keywords are "
       "DEF ROOT FROM DEPENDS RETAIN VERIFY EXCLUDE_FROM_ALL BUILDER BUILD_ARGS LAUNCHER JOB_POOL)")
   endif()
   foreach(keyword IN LISTS arg_KEYWORDS_MISSING_VALUES)
-    if(keyword IN_LIST one_value)
-      message(FATAL_ERROR "${where}: ${keyword} needs a value")
+    message(FATAL_ERROR "${where}: ${keyword} needs a value")
+  endforeach()
+  # What cmake_parse_arguments lets through: a single-value keyword given
+  # twice (the last value would win), and a keyword whose values are all
+  # empty strings (the default would be used). The words are walked as
+  # cmake_parse_arguments walks them: every keyword word starts a keyword.
+  set(keyword "")
+  set(has_value FALSE)
+  set(given "")
+  set(keywords ${options} ${one_value} ${multi_value})
+  foreach(i RANGE 1 ${ARGC})
+    if(i LESS ARGC)
+      set(word "${ARGV${i}}")
+      if(word STREQUAL "" OR NOT word IN_LIST keywords)
+        if(NOT word STREQUAL "")
+          set(has_value TRUE)
+        endif()
+        continue()
+      endif()
+    else()
+      set(word "")  # the end of the arguments
     endif()
+    # The end of the previous keyword's values.
+    if(NOT keyword STREQUAL "" AND NOT keyword IN_LIST options AND NOT has_value)
+      message(FATAL_ERROR "${where}: ${keyword} needs a value, not an empty string")
+    endif()
+    if(word IN_LIST one_value)
+      if(word IN_LIST given)
+        message(FATAL_ERROR "${where}: ${word} is given more than once; give it once")
+      endif()
+      list(APPEND given ${word})
+    endif()
+    set(keyword "${word}")
+    set(has_value FALSE)
   endforeach()
 
   # The layer name, as sifstore checks it.

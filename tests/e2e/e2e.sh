@@ -569,7 +569,41 @@ add_sif_layer(other2 DEF other.def FROM base)'
     'add_sif_layer(base DEF base.def)
 add_sif_layer(mid DEF mid.def FROM base ROOT elsewhere)'
   bad "add_sif_layer(base) in $proj/CMakeLists.txt: JOB_POOL 'nopool' is not defined" 'add_sif_layer(base DEF base.def JOB_POOL nopool)'
+  # A keyword without a value, or with an empty string, would mean its default.
+  local kw
+  for kw in ROOT FROM RETAIN JOB_POOL DEPENDS BUILDER BUILD_ARGS LAUNCHER; do
+    bad "add_sif_layer(base): $kw needs a value" "add_sif_layer(base DEF base.def $kw)"
+    bad "add_sif_layer(base): $kw needs a value" "add_sif_layer(base DEF base.def $kw VERIFY)"
+    bad "add_sif_layer(base): $kw needs a value, not an empty string" "add_sif_layer(base DEF base.def $kw \"\")"
+    bad "add_sif_layer(base): $kw needs a value, not an empty string" \
+      "add_sif_layer(base DEF base.def $kw \"\${unset_variable}\" VERIFY)"
+  done
+  bad "add_sif_layer(base): DEF needs a value, not an empty string" 'add_sif_layer(base DEF "")'
+  bad "add_sif_layer(base): BUILDER needs a value, not an empty string" 'add_sif_layer(base DEF base.def BUILDER "" "")'
+  bad 'add_sif_layer(base): unknown argument(s): "" (the keywords are' 'add_sif_layer(base "" DEF base.def)'
+  bad 'add_sif_layer(base): unknown argument(s): "" (the keywords are' 'add_sif_layer(base DEF base.def "")'
+  # A single-value keyword given twice: the last would win.
+  for kw in DEF ROOT RETAIN JOB_POOL; do
+    bad "add_sif_layer(base): $kw is given more than once" "add_sif_layer(base DEF base.def $kw 1 $kw 2)"
+  done
+  bad "add_sif_layer(mid): FROM is given more than once" 'add_sif_layer(base DEF base.def)
+add_sif_layer(mid DEF mid.def FROM base FROM base)'
   echo "  $n bad calls refused at configure time"
+
+  step "a correct call with every keyword still configures"
+  write_project module "set_property(GLOBAL APPEND PROPERTY JOB_POOLS two=2)
+add_sif_layer(base DEF base.def ROOT containers RETAIN 2 JOB_POOL two
+  BUILDER \"$SIFSTORE_STANDIN\" BUILD_ARGS --build-arg=hello_version=2.10-3 DEPENDS extra.txt)
+add_sif_layer(mid DEF mid.def FROM base VERIFY EXCLUDE_FROM_ALL VERIFY
+  LAUNCHER \"$proj/launcher.sh\" BUILD_ARGS --fakeroot BUILD_ARGS --build-arg=x=1 DEPENDS extra.txt)"
+  rm -rf "$build"
+  configure module
+  local mid_build word
+  mid_build=$(grep -- " build mid " "$build/build.ninja") || fail "no build command for mid"
+  for word in "launcher.sh" "--from base" "--build-arg=--fakeroot" "--build-arg=--build-arg=x=1" "--verify"; do
+    grep -qF -- "$word" <<<"$mid_build" || fail "mid's build command lacks '$word': $mid_build"
+  done
+  grep -qF -- "--retain 2" <<<"$(grep -- " build base " "$build/build.ninja")" || fail "base's build lacks --retain 2"
 }
 
 # 100 layers (ten chains of ten, each FROM the one before): a no-op ninja
