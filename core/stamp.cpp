@@ -129,10 +129,13 @@ std::string fresh_ts(const Dir& root, const Dir& layer_dir, std::string_view lay
 }
 
 std::string reserve_ts(const Dir& root, const Dir& layer_dir, std::string_view layer,
-                       const Clock& clock) {
+                       const Clock& clock, ReservationHolder holder) {
   LayerLock lock(layer_dir);
   std::string ts = fresh_ts(root, layer_dir, layer, clock);
-  std::string owner = "host=" + host_name() + " pid=" + std::to_string(::getpid()) + "\n";
+  std::string owner =
+      "host=" + host_name() +
+      (holder == ReservationHolder::kCaller ? std::string(" holder=caller\n")
+                                            : " pid=" + std::to_string(::getpid()) + "\n");
   // Under the lock no other SifStore can take ts; the loop guards against a
   // writer that does not take the lock (an older SifStore, a hand-made file).
   for (int attempt = 0; attempt < 1000; ++attempt) {
@@ -161,11 +164,14 @@ bool reservation_is_live(const Dir& layer_dir, const std::string& reservation_fi
     text.clear();
   }
   std::string host, pid;
+  bool caller = false;
   std::istringstream words(text);
   for (std::string w; words >> w;) {
     if (w.rfind("host=", 0) == 0) host = w.substr(5);
     if (w.rfind("pid=", 0) == 0) pid = w.substr(4);
+    if (w == "holder=caller") caller = true;
   }
+  if (caller) return std::time(nullptr) - st.st_mtime < 24 * 3600;
   if (!host.empty() && host == host_name() && !pid.empty()) {
     pid_t p = static_cast<pid_t>(std::atol(pid.c_str()));
     if (p <= 0) return false;

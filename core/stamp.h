@@ -53,17 +53,25 @@ std::optional<std::string> newest_ts(const Dir& layer_dir, std::string_view laye
 std::string fresh_ts(const Dir& root, const Dir& layer_dir, std::string_view layer,
                      const Clock& clock);
 
+// Who holds a reservation: this process (a build, which releases it when it
+// publishes or gives up; a dead holder's reservation is debris), or the
+// caller of `sifstore stamp LAYER`, who uses the `<ts>` after sifstore has
+// exited (held for a day, then stale).
+enum class ReservationHolder { kThisProcess, kCaller };
+
 // Reserves and returns a fresh `<ts>` for the layer, under the layer lock.
-// The reservation stays until release_reservation() (the build chain
-// releases it when it publishes or gives up; fsck clears stale ones).
+// The reservation stays until release_reservation() or until it is stale
+// (reservation_is_live); fsck clears stale ones.
 std::string reserve_ts(const Dir& root, const Dir& layer_dir, std::string_view layer,
-                       const Clock& clock);
+                       const Clock& clock,
+                       ReservationHolder holder = ReservationHolder::kThisProcess);
 void release_reservation(const Dir& layer_dir, std::string_view layer, std::string_view ts);
 
 // Whether the process that holds a reservation may still be running. The
 // file names its owner ("host=<hostname> pid=<pid>"); on this host a dead
-// pid means a build that was killed. An owner on another host, or a file
-// that does not say, counts as live until the file is a week old.
+// pid means a build that was killed. A caller's reservation ("holder=caller")
+// counts as live for a day; an owner on another host, or a file that does
+// not say, until the file is a week old.
 bool reservation_is_live(const Dir& layer_dir, const std::string& reservation_file);
 
 }  // namespace sifstore

@@ -475,9 +475,10 @@ bool Store::unprotect(std::string_view layer, std::string_view ts) const {
   return dir.unlink(artifact_name(layer, ts, Artifact::kKeep));
 }
 
-std::string Store::reserve(std::string_view layer, const Clock& clock) const {
+std::string Store::reserve(std::string_view layer, const Clock& clock,
+                           ReservationHolder holder) const {
   Dir dir = layer_dir_or_create(layer);
-  return reserve_ts(root_, dir, layer, clock);
+  return reserve_ts(root_, dir, layer, clock, holder);
 }
 
 }  // namespace sifstore

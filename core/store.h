@@ -131,7 +131,8 @@ class Store {
 
   // Reserves a fresh `<ts>` for a new build of the layer (creating the layer
   // directory), see stamp.h.
-  std::string reserve(std::string_view layer, const Clock& clock = system_clock()) const;
+  std::string reserve(std::string_view layer, const Clock& clock = system_clock(),
+                      ReservationHolder holder = ReservationHolder::kThisProcess) const;
 
   // The layer directory; nullopt when the layer does not exist. Throws when
   // it is a symlink or not a directory.

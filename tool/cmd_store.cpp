@@ -53,7 +53,10 @@ int cmd_stamp(Context& ctx, const std::vector<std::string>& args) {
     return 0;
   }
   std::string layer = layer_arg(*vm);
-  ctx.out << Store::open_or_create(ctx.root).reserve(layer) << "\n";
+  // The caller uses the <ts> after this process exits: held for a day.
+  ctx.out << Store::open_or_create(ctx.root).reserve(layer, system_clock(),
+                                                     ReservationHolder::kCaller)
+          << "\n";
   return 0;
 }
 

@@ -1,8 +1,11 @@
 // The build chain end to end (SPEC §4): `sifstore build`, `verify`, `check`
 // with the stand-in builder. Failure, kill and bad-input cases are in
 // build_kill_test.cpp and build_input_test.cpp.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <ctime>
 
 #include <fstream>
 
@@ -275,6 +278,31 @@ TEST_F(BuildCli, DepfileListsDefFilesSourcesAndBasePointer) {
   EXPECT_TRUE(contains(d, t / "conf/app.conf")) << d;
   EXPECT_TRUE(contains(d, root + "/base.sif")) << d;
   EXPECT_FALSE(contains(d, "/base/base-")) << d;  // the pointer, not the timestamped image
+}
+
+// `stamp LAYER` reserves its <ts> for the caller, who uses it after sifstore
+// exits: a build does not take it, fsck does not call it debris; a day later
+// it is stale and fsck --repair clears it.
+TEST_F(BuildCli, AStampedTsIsNotReusedByTheNextBuild) {
+  build_ok("base");
+  auto r = cli({"stamp", "base"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string stamped = r.out.substr(0, 16);
+  std::string built = build_ok("base");
+  EXPECT_GT(built, stamped);
+  std::string reservation = root + "/base/.base-" + stamped + ".reserved";
+  EXPECT_TRUE(exists(reservation));
+  r = cli({"fsck"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  // Two days later.
+  struct timespec times[2] = {{::time(nullptr) - 2 * 24 * 3600, 0},
+                              {::time(nullptr) - 2 * 24 * 3600, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, reservation.c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+  r = cli({"fsck"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, stamped)) << r.out;
+  EXPECT_EQ(cli({"fsck", "--repair"}).status, 0);
+  EXPECT_FALSE(exists(reservation));
 }
 
 }  // namespace
