@@ -244,7 +244,7 @@ std::optional<std::string> Dir::read_file(const std::string& name, size_t max_by
   return read_regular_file(fd, path_of(name), max_bytes);
 }
 
-void Dir::write_file_atomic(const std::string& name, std::string_view content) const {
+std::string Dir::write_temp_for(const std::string& name, std::string_view content) const {
   std::string tmp = temp_name_for(name);
   int fd =
       ::openat(fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
@@ -261,6 +261,16 @@ void Dir::write_file_atomic(const std::string& name, std::string_view content) c
     Fd owned(fd);
     write_all(fd, content, path_of(tmp));
     if (::fsync(fd) != 0) throw system_error("cannot sync " + path_of(tmp));
+  } catch (...) {
+    ::unlinkat(fd_.get(), tmp.c_str(), 0);
+    throw;
+  }
+  return tmp;
+}
+
+void Dir::write_file_atomic(const std::string& name, std::string_view content) const {
+  std::string tmp = write_temp_for(name, content);
+  try {
     rename_in(fd_.get(), path_, tmp, name);
   } catch (...) {
     ::unlinkat(fd_.get(), tmp.c_str(), 0);
@@ -270,19 +280,16 @@ void Dir::write_file_atomic(const std::string& name, std::string_view content) c
 }
 
 bool Dir::create_exclusive(const std::string& name, std::string_view content) const {
-  int fd =
-      ::openat(fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-  if (fd < 0) {
-    if (errno == EEXIST) return false;
+  std::string tmp = write_temp_for(name, content);
+  int rc = ::linkat(fd_.get(), tmp.c_str(), fd_.get(), name.c_str(), 0);
+  int link_errno = errno;
+  ::unlinkat(fd_.get(), tmp.c_str(), 0);
+  if (rc != 0) {
+    if (link_errno == EEXIST) return false;
+    errno = link_errno;
     throw system_error("cannot create " + path_of(name));
   }
-  Fd owned(fd);
-  try {
-    write_all(fd, content, path_of(name));
-  } catch (...) {
-    ::unlinkat(fd_.get(), name.c_str(), 0);
-    throw;
-  }
+  fsync();
   return true;
 }
 

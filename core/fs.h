@@ -103,8 +103,10 @@ class Dir {
   // Writes content to name atomically: a hidden temporary in the same
   // directory, fsync, rename over name, fsync of the directory.
   void write_file_atomic(const std::string& name, std::string_view content) const;
-  // Creates name exclusively (O_CREAT|O_EXCL) with content; false when it
-  // already exists.
+  // Creates name exclusively with content; false when it already exists. The
+  // content is written and synced under a temporary name first, then linked
+  // to name (linkat fails when name exists), so no reader ever sees the file
+  // empty or half-written.
   bool create_exclusive(const std::string& name, std::string_view content) const;
   // Replaces name with a symlink to target atomically (temporary symlink,
   // rename over name, fsync of the directory).
@@ -123,6 +125,9 @@ class Dir {
 
  private:
   Dir(Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  // Writes content to a fresh hidden temporary for name and syncs it;
+  // returns the temporary's name (removed again on failure).
+  std::string write_temp_for(const std::string& name, std::string_view content) const;
   Fd fd_;
   std::string path_;
 };

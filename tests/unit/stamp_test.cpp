@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -37,6 +38,31 @@ TEST(TimeBaseRecord, NewStoreIsUtc) {
   EXPECT_EQ(test::read_file(t / kTimeBaseFile), "utc\n");
 }
 
+// Two builds starting together in a new store: one records the time base,
+// the other must never read the record before it is whole (e2e.parallel saw
+// "malformed" when the file was created empty and written after).
+TEST(TimeBaseRecord, ConcurrentFirstUsesAgree) {
+  TempDir t;
+  for (int round = 0; round < 200; ++round) {
+    std::string dir = t / ("store" + std::to_string(round));
+    test::write_file(dir + "/.placeholder", "");
+    auto root = Dir::open(dir);
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < 4; ++i)
+      threads.emplace_back([&] {
+        try {
+          if (store_time_base(root) != TimeBase::kUtc) ++failures;
+        } catch (const Error&) {
+          ++failures;
+        }
+      });
+    for (auto& th : threads) th.join();
+    ASSERT_EQ(failures.load(), 0) << "round " << round;
+    EXPECT_EQ(test::read_file(dir + "/" + kTimeBaseFile), "utc\n");
+  }
+}
+
 TEST(TimeBaseRecord, ReferenceStoreKeepsLocalTime) {
   TempDir t;
   test::make_build(t.path(), "base", "2026-0101-000001");
@@ -59,9 +85,9 @@ TEST(Reserve, SameSecondMovesForward) {
   auto store = Store::open(t.path());
   std::vector<std::string> got;
   for (int i = 0; i < 5; ++i) got.push_back(store.reserve("base", fixed(kNoon)));
-  EXPECT_EQ(got, (std::vector<std::string>{"2026-1125-143000", "2026-1125-143001",
-                                           "2026-1125-143002", "2026-1125-143003",
-                                           "2026-1125-143004"}));
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"2026-1125-143000", "2026-1125-143001", "2026-1125-143002",
+                                      "2026-1125-143003", "2026-1125-143004"}));
 }
 
 TEST(Reserve, ClockSteppedBackStaysNewer) {
