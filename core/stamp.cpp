@@ -52,6 +52,14 @@ std::string host_name() {
   return buf;
 }
 
+// The inode of this process's PID namespace ("" when /proc does not say): a
+// pid means a process only in the namespace that numbered it.
+std::string pid_namespace() {
+  struct stat st;
+  if (::stat("/proc/self/ns/pid", &st) != 0) return "";
+  return std::to_string(static_cast<unsigned long long>(st.st_ino));
+}
+
 }  // namespace
 
 std::string format_ts(std::time_t t, TimeBase base) {
@@ -134,8 +142,9 @@ std::string reserve_ts(const Dir& root, const Dir& layer_dir, std::string_view l
   std::string ts = fresh_ts(root, layer_dir, layer, clock);
   std::string owner =
       "host=" + host_name() +
-      (holder == ReservationHolder::kCaller ? std::string(" holder=caller\n")
-                                            : " pid=" + std::to_string(::getpid()) + "\n");
+      (holder == ReservationHolder::kCaller
+           ? std::string(" holder=caller\n")
+           : " pid=" + std::to_string(::getpid()) + " pidns=" + pid_namespace() + "\n");
   // Under the lock no other SifStore can take ts; the loop guards against a
   // writer that does not take the lock (an older SifStore, a hand-made file).
   for (int attempt = 0; attempt < 1000; ++attempt) {
@@ -163,16 +172,24 @@ bool reservation_is_live(const Dir& layer_dir, const std::string& reservation_fi
   } catch (const Error&) {
     text.clear();
   }
-  std::string host, pid;
-  bool caller = false;
+  std::string host, pid, pidns;
+  bool has_pidns = false, caller = false;
   std::istringstream words(text);
   for (std::string w; words >> w;) {
     if (w.rfind("host=", 0) == 0) host = w.substr(5);
     if (w.rfind("pid=", 0) == 0) pid = w.substr(4);
+    if (w.rfind("pidns=", 0) == 0) {
+      has_pidns = true;
+      pidns = w.substr(6);
+    }
     if (w == "holder=caller") caller = true;
   }
   if (caller) return std::time(nullptr) - st.st_mtime < 24 * 3600;
-  if (!host.empty() && host == host_name() && !pid.empty()) {
+  // The pid can be checked only on the same host and in the same PID
+  // namespace (a build in a container numbers its processes apart); a file
+  // from before pidns was recorded is taken as this namespace's.
+  bool same_pidns = !has_pidns || (!pidns.empty() && pidns == pid_namespace());
+  if (!host.empty() && host == host_name() && !pid.empty() && same_pidns) {
     pid_t p = static_cast<pid_t>(std::atol(pid.c_str()));
     if (p <= 0) return false;
     return ::kill(p, 0) == 0 || errno == EPERM;

@@ -68,10 +68,11 @@ std::string reserve_ts(const Dir& root, const Dir& layer_dir, std::string_view l
 void release_reservation(const Dir& layer_dir, std::string_view layer, std::string_view ts);
 
 // Whether the process that holds a reservation may still be running. The
-// file names its owner ("host=<hostname> pid=<pid>"); on this host a dead
-// pid means a build that was killed. A caller's reservation ("holder=caller")
-// counts as live for a day; an owner on another host, or a file that does
-// not say, until the file is a week old.
+// file names its owner ("host=<hostname> pid=<pid> pidns=<inode>"); on this
+// host and in this PID namespace a dead pid means a build that was killed. A
+// caller's reservation ("holder=caller") counts as live for a day; an owner
+// on another host or in another PID namespace (a container), or a file that
+// does not say, until the file is a week old.
 bool reservation_is_live(const Dir& layer_dir, const std::string& reservation_file);
 
 }  // namespace sifstore

@@ -661,8 +661,11 @@ TEST(MultiHost, KilledBuildIsLiveElsewhereAndDebrisAtHome) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   const std::string reservation = "." + kLayer + "-" + ts + ".reserved";
-  EXPECT_EQ(read_file(layer_dir + "/" + reservation),
-            "host=hostA pid=" + std::to_string(pid) + "\n");
+  struct stat pidns;  // hostA's processes share this test's PID namespace
+  ASSERT_EQ(::stat("/proc/self/ns/pid", &pidns), 0);
+  EXPECT_EQ(
+      read_file(layer_dir + "/" + reservation),
+      "host=hostA pid=" + std::to_string(pid) + " pidns=" + std::to_string(pidns.st_ino) + "\n");
   const auto debris = hidden_of(layer_dir, ts);
   ASSERT_GE(debris.size(), 3u);  // reservation, partial image, partial log, build def
 

@@ -1,6 +1,10 @@
 #include "core/stamp.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <set>
@@ -131,6 +135,51 @@ TEST(Reserve, ConcurrentThreadsNeverShareATs) {
   std::set<std::string> unique(got.begin(), got.end());
   EXPECT_EQ(unique.size(), got.size());
   EXPECT_EQ(*unique.begin(), "2026-1125-143000");
+}
+
+// Liveness of a reservation by what its file says of its holder.
+TEST(Reserve, LivenessFollowsHostPidAndPidNamespace) {
+  TempDir t;
+  auto dir = Dir::open(t.path());
+  char host[256] = {0};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  struct stat ns;
+  ASSERT_EQ(::stat("/proc/self/ns/pid", &ns), 0);
+  std::string here = std::string("host=") + host;
+  std::string mine = " pidns=" + std::to_string(ns.st_ino);
+  // A pid that is surely not running: a child that has been reaped.
+  pid_t child = ::fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);
+  std::string live_pid = " pid=" + std::to_string(::getpid());
+  std::string dead_pid = " pid=" + std::to_string(child);
+  auto live = [&](const std::string& text, time_t age = 0) {
+    test::write_file(t / ".r", text + "\n");
+    struct timespec times[2] = {{::time(nullptr) - age, 0}, {::time(nullptr) - age, 0}};
+    EXPECT_EQ(::utimensat(AT_FDCWD, (t / ".r").c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+    return reservation_is_live(dir, ".r");
+  };
+  const time_t kDay = 24 * 3600;
+  EXPECT_TRUE(live(here + live_pid + mine));
+  EXPECT_FALSE(live(here + dead_pid + mine));
+  EXPECT_FALSE(live(here + dead_pid));  // written before pidns was recorded
+  // Another PID namespace (a build in a container): its pid says nothing
+  // here, so it counts as live until it is a week old.
+  EXPECT_TRUE(live(here + dead_pid + " pidns=1"));
+  EXPECT_FALSE(live(here + dead_pid + " pidns=1", 8 * kDay));
+  // Another host, the same.
+  EXPECT_TRUE(live("host=elsewhere" + dead_pid + mine, 6 * kDay));
+  EXPECT_FALSE(live("host=elsewhere" + dead_pid + mine, 8 * kDay));
+  // The caller of `stamp LAYER`: a day.
+  EXPECT_TRUE(live(here + " holder=caller"));
+  EXPECT_FALSE(live(here + " holder=caller", 2 * kDay));
+  // A reservation this process makes is live, and records its namespace.
+  Store store = Store::open(t.path());
+  std::string ts = store.reserve("base");
+  std::string text = test::read_file(t / ("base/" + reservation_name("base", ts)));
+  EXPECT_NE(text.find(mine), std::string::npos) << text;
+  EXPECT_TRUE(reservation_is_live(*store.layer_dir("base"), reservation_name("base", ts)));
 }
 
 TEST(Reserve, ReleaseRemovesTheReservation) {
