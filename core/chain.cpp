@@ -45,19 +45,9 @@ void append_line(int fd, const std::string& line) {
 // Appends a line the log must hold (the lock's digest: tamper evidence), or
 // throws naming the log, so that no build is published without it.
 void append_record(int fd, const std::string& line, const std::string& log_path) {
-  std::string text = line + "\n";
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw Error("cannot write the build log " + log_path + ": " +
-                  std::strerror(n < 0 ? errno : EIO) + " (nothing was published)");
-    done += static_cast<size_t>(n);
-  }
+  write_all(fd, line + "\n", "the build log " + log_path + " (nothing was published)");
   if (::fsync(fd) != 0)
-    throw Error("cannot write the build log " + log_path + ": " + std::strerror(errno) +
-                " (nothing was published)");
+    throw system_error("cannot sync the build log " + log_path + " (nothing was published)");
 }
 
 // The first line `<builder> --version` prints, or "unknown".

@@ -19,6 +19,18 @@ std::atomic<unsigned> g_temp_counter{0};
 // How many temporary names to try when the name is taken by a leftover.
 constexpr int kTempAttempts = 100;
 
+// renameat within one directory, with an error naming both.
+void rename_in(int dirfd, const std::string& dir_path, const std::string& from,
+               const std::string& to) {
+  if (::renameat(dirfd, from.c_str(), dirfd, to.c_str()) != 0) {
+    std::string p = dir_path;
+    if (!p.empty() && p.back() != '/') p += '/';
+    throw system_error("cannot rename " + p + from + " to " + to);
+  }
+}
+
+}  // namespace
+
 void write_all(int fd, std::string_view content, const std::string& what) {
   const char* p = content.data();
   size_t left = content.size();
@@ -32,18 +44,6 @@ void write_all(int fd, std::string_view content, const std::string& what) {
     left -= static_cast<size_t>(n);
   }
 }
-
-// renameat within one directory, with an error naming both.
-void rename_in(int dirfd, const std::string& dir_path, const std::string& from,
-               const std::string& to) {
-  if (::renameat(dirfd, from.c_str(), dirfd, to.c_str()) != 0) {
-    std::string p = dir_path;
-    if (!p.empty() && p.back() != '/') p += '/';
-    throw system_error("cannot rename " + p + from + " to " + to);
-  }
-}
-
-}  // namespace
 
 Fd& Fd::operator=(Fd&& other) noexcept {
   if (this != &other) {

@@ -132,6 +132,10 @@ class Dir {
   std::string path_;
 };
 
+// Writes all of content to fd (retrying short writes and EINTR); throws
+// "cannot write <what>: <reason>".
+void write_all(int fd, std::string_view content, const std::string& what);
+
 // The whole content of the open file fd, which must be a regular file of at
 // most max_bytes; `label` names it in errors ("<label> is not a regular
 // file"). Shared by Dir::read_file and reading files users name.

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "core/error.h"
 #include "core/layer_lock.h"
@@ -392,18 +393,29 @@ std::vector<std::string> Store::pinned_by_other_layers(std::string_view layer) c
       if (!text) return;
       if (auto ts = from_ts_in_def(*text, layer)) pinned.push_back(*ts);
     };
-    for (const auto& b : scan_layer(*other, e.name))
-      if (b.has(Artifact::kDef)) pin_from(artifact_name(e.name, b.ts(), Artifact::kDef));
-    // A build of the other layer still running: the def handed to its
-    // builder (`.<layer>-<ts>.build.def`) names the base it builds FROM.
-    std::string hidden_prefix = "." + e.name + "-";
+    // One scan of the other layer: the locked def of each of its builds (an
+    // image beside it) and the def each of its builds in progress handed its
+    // builder (`.<layer>-<ts>.build.def`) name the bases they are built FROM.
+    std::set<std::string, std::less<>> images;
+    std::vector<std::pair<std::string, std::string>> defs;  // (<ts>, file name)
+    const std::string hidden_prefix = "." + e.name + "-";
     for (const auto& h : other->scan()) {
-      if (h.name.size() > hidden_prefix.size() + kBuildDefSuffix.size() &&
-          h.name.compare(0, hidden_prefix.size(), hidden_prefix) == 0 &&
-          h.name.compare(h.name.size() - kBuildDefSuffix.size(), kBuildDefSuffix.size(),
-                         kBuildDefSuffix) == 0)
+      std::string_view ts;
+      Artifact artifact;
+      if (parse_entry(e.name, h.name, ts, artifact)) {
+        // An image as scan_layer counts one: a file or a symlink.
+        unsigned char type = artifact == Artifact::kSif ? entry_type(*other, h.name, h.type) : 0;
+        if (type == DT_REG || type == DT_LNK) images.emplace(ts);
+        if (artifact == Artifact::kDef) defs.emplace_back(ts, h.name);
+      } else if (h.name.size() > hidden_prefix.size() + kBuildDefSuffix.size() &&
+                 h.name.compare(0, hidden_prefix.size(), hidden_prefix) == 0 &&
+                 h.name.compare(h.name.size() - kBuildDefSuffix.size(), kBuildDefSuffix.size(),
+                                kBuildDefSuffix) == 0) {
         pin_from(h.name);
+      }
     }
+    for (const auto& [ts, name] : defs)
+      if (images.count(ts)) pin_from(name);
   }
   return pinned;
 }

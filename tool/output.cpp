@@ -43,14 +43,15 @@ class BlockWriter {
 
 std::string_view bool_word(bool b) { return b ? "true" : "false"; }
 
+// s as a JSON string literal exactly as print_json writes it.
+std::string json_string(std::string_view s) {
+  return nlohmann::json(std::string(s)).dump(-1, ' ', false, kInvalidUtf8);
+}
+
 }  // namespace
 
 void print_json(std::ostream& out, const nlohmann::json& doc) {
   out << doc.dump(2, ' ', false, kInvalidUtf8) << "\n";
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += nlohmann::json(std::string(s)).dump(-1, ' ', false, kInvalidUtf8);
 }
 
 void print_builds_json(std::ostream& out, const BuildListing& listing) {
@@ -63,8 +64,7 @@ void print_builds_json(std::ostream& out, const BuildListing& listing) {
   // escapes: it escapes each path as it escapes the prefix (an ASCII byte
   // ends any broken UTF-8 sequence before it) followed by the rest as it is.
   // So the prefix is escaped once, and a <ts> is printed as it is.
-  std::string open_path;
-  append_json_string(open_path, listing.file_prefix);
+  std::string open_path = json_string(listing.file_prefix);
   open_path.pop_back();  // the closing '"'
   BlockWriter w(out);
   auto put_path = [&](const BuildEntry& b, Artifact a) {

@@ -30,8 +30,4 @@ void print_table(std::ostream& out, const std::vector<std::vector<std::string>>&
 // paths' common prefix.
 void print_builds_json(std::ostream& out, const BuildListing& listing);
 
-// Appends s as a JSON string literal exactly as print_json writes it
-// (nlohmann-json's escaping, invalid UTF-8 replaced by U+FFFD).
-void append_json_string(std::string& out, std::string_view s);
-
 }  // namespace sifstore::tool
