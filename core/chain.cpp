@@ -289,7 +289,10 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
 
   // 3. capture
   append_line(log.get(), "sifstore: capturing the lock");
-  Lock lock = capture_lock(partial, o.capture, o.builder);
+  std::vector<std::string> capture_warnings;
+  Lock lock = capture_lock(partial, o.capture, o.builder, &capture_warnings);
+  for (const auto& w : capture_warnings)
+    for (int fd : {log.get(), o.echo_fd}) append_line(fd, "sifstore: warning: " + w);
   lock.facts["def-sha256"] = sha256_hex(def.text);
   lock.facts["def-path"] = def_abs;
   lock.facts["builder"] = o.builder;

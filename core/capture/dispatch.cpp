@@ -11,9 +11,9 @@
 
 namespace sifstore {
 
-Lock capture_static(const SquashfsImage& fs) {
+Lock capture_static(const SquashfsImage& fs, std::vector<std::string>* warnings) {
   Lock lock;
-  lock.dpkg = parse_dpkg_query(static_dpkg_query(fs));
+  lock.dpkg = parse_dpkg_query(static_dpkg_query(fs, warnings));
   lock.pip = parse_pip_freeze(static_pip_freeze(fs));
   lock.node = std::string(trim(static_npm_list(fs)));
   return lock;
@@ -53,11 +53,12 @@ CaptureMethod parse_capture_method(const std::string& word) {
   throw Error("unknown capture method '" + word + "': use static or exec");
 }
 
-Lock capture_lock(const std::string& sif_path, CaptureMethod method, const std::string& builder) {
+Lock capture_lock(const std::string& sif_path, CaptureMethod method, const std::string& builder,
+                  std::vector<std::string>* warnings) {
   SifImage sif = SifImage::open(sif_path);
   Lock lock;
   if (method == CaptureMethod::kStatic) {
-    lock = capture_static(SquashfsImage::open_primary(sif));
+    lock = capture_static(SquashfsImage::open_primary(sif), warnings);
     lock.facts["captured-by"] = "static";
   } else {
     lock = capture_exec(sif_path, builder);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/lockfile.h"
 #include "core/squashfs.h"
@@ -17,14 +18,17 @@ CaptureMethod parse_capture_method(const std::string& word);
 // A lock for the image at sif_path, with facts "image-sha256" (of the SIF
 // file) and "captured-by" ("static" or "exec"; exec adds "builder").
 // builder is the command line of the builder for exec ("apptainer" when
-// empty), split into words like a shell does.
+// empty), split into words like a shell does. What static capture read
+// with a warning (as the package tool would have) is appended to
+// `warnings` when it is given; the caller shows it.
 Lock capture_lock(const std::string& sif_path, CaptureMethod method,
-                  const std::string& builder = "apptainer");
+                  const std::string& builder = "apptainer",
+                  std::vector<std::string>* warnings = nullptr);
 
 // Static capture: the three sections read from the image's primary
 // squashfs partition (core/capture/dpkg.h, pip.h, npm.h); no facts. This
 // is the part the benchmark times.
-Lock capture_static(const SquashfsImage& fs);
+Lock capture_static(const SquashfsImage& fs, std::vector<std::string>* warnings = nullptr);
 
 // Exec capture: the three sections from running the commands inside the
 // image with `<builder> exec --cleanenv --no-home SIF ...`; no facts. A

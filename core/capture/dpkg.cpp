@@ -12,20 +12,27 @@ struct DpkgRecord {
   std::string package, arch, status, version;
 };
 
-// The stanzas of a deb822 file (status or an update record). Field names
-// are matched case-insensitively, as dpkg does.
-std::vector<DpkgRecord> parse_dpkg_stanzas(std::string_view text, const std::string& source) {
+// The stanzas of a deb822 file (status or an update record), read as
+// dpkg's parser reads them: field names case-insensitively; a line that
+// starts with white space continues the field above it, even when it holds
+// nothing else (dpkg warns "blank line in value of field" and reads on; the
+// warning goes to `warnings`); only an empty line ends a record; values
+// lose their trailing white space.
+std::vector<DpkgRecord> parse_dpkg_stanzas(std::string_view text, const std::string& source,
+                                           std::vector<std::string>* warnings) {
   std::vector<DpkgRecord> out;
   DpkgRecord cur;
   bool in_stanza = false, have_package = false, have_version = false;
   size_t stanza_line = 0, line_no = 0;
   std::string* last = nullptr;
-  std::string ignored;
+  std::string last_field, ignored;
   auto finish = [&]() {
     if (!in_stanza) return;
     if (!have_package)
       throw Error(source + ":" + std::to_string(stanza_line) +
                   ": a package record without a Package field (dpkg would refuse it)");
+    cur.package = std::string(trim(cur.package));
+    cur.arch = std::string(trim(cur.arch));
     std::string status_word = "not-installed";
     auto words = split(trim(cur.status), ' ');
     words.erase(std::remove(words.begin(), words.end(), ""), words.end());
@@ -51,14 +58,22 @@ std::vector<DpkgRecord> parse_dpkg_stanzas(std::string_view text, const std::str
   };
   for (std::string_view line : lines_of(text)) {
     ++line_no;
-    if (trim(line).empty()) {
+    if (line.empty()) {
       finish();
       continue;
     }
-    if (line[0] == ' ' || line[0] == '\t') {
+    if (is_ascii_space(line[0])) {
+      bool blank = trim(line).empty();
       if (!in_stanza)
         throw Error(source + ":" + std::to_string(line_no) +
-                    ": continuation line outside a record");
+                    (blank ? ": a line of only white space outside a record (dpkg would refuse "
+                             "it: an empty line ends a record)"
+                           : ": continuation line outside a record"));
+      if (blank && warnings)
+        warnings->push_back(source + ":" + std::to_string(line_no) + ": " +
+                            (have_package ? "package " + cur.package + ": " : "") +
+                            "blank line in value of field '" + last_field +
+                            "' (read as part of the field, as dpkg does)");
       if (last) *last += "\n" + std::string(line);
       continue;
     }
@@ -69,7 +84,8 @@ std::vector<DpkgRecord> parse_dpkg_stanzas(std::string_view text, const std::str
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0)
       throw Error(source + ":" + std::to_string(line_no) + ": line is not \"Field: value\"");
-    std::string field = to_lower(line.substr(0, colon));
+    last_field = std::string(line.substr(0, colon));
+    std::string field = to_lower(last_field);
     std::string value(trim(line.substr(colon + 1)));
     last = &ignored;
     if (field == "package") {
@@ -121,11 +137,13 @@ std::map<std::string, std::string> parse_dpkg_query(std::string_view text) {
 }
 
 std::string dpkg_query_output(std::string_view status, const std::string& source,
-                              const std::vector<std::pair<std::string, std::string>>& updates) {
+                              const std::vector<std::pair<std::string, std::string>>& updates,
+                              std::vector<std::string>* warnings) {
   std::map<std::pair<std::string, std::string>, DpkgRecord> db;
-  for (auto& r : parse_dpkg_stanzas(status, source)) db[{r.package, r.arch}] = std::move(r);
+  for (auto& r : parse_dpkg_stanzas(status, source, warnings))
+    db[{r.package, r.arch}] = std::move(r);
   for (const auto& [name, text] : updates)
-    for (auto& r : parse_dpkg_stanzas(text, name)) db[{r.package, r.arch}] = std::move(r);
+    for (auto& r : parse_dpkg_stanzas(text, name, warnings)) db[{r.package, r.arch}] = std::move(r);
   std::string out;
   for (const auto& [key, r] : db) {
     if (r.status == "not-installed") continue;
@@ -134,7 +152,7 @@ std::string dpkg_query_output(std::string_view status, const std::string& source
   return out;
 }
 
-std::string static_dpkg_query(const SquashfsImage& fs) {
+std::string static_dpkg_query(const SquashfsImage& fs, std::vector<std::string>* warnings) {
   const std::string admin = "/var/lib/dpkg";
   auto status = fs.read_file(admin + "/status");
   if (!status) return "";
@@ -152,7 +170,7 @@ std::string static_dpkg_query(const SquashfsImage& fs) {
       if (auto t = fs.read_file(path)) updates.emplace_back(fs.sif_path() + ":" + path, *t);
     }
   }
-  return dpkg_query_output(*status, fs.sif_path() + ":" + admin + "/status", updates);
+  return dpkg_query_output(*status, fs.sif_path() + ":" + admin + "/status", updates, warnings);
 }
 
 }  // namespace sifstore

@@ -55,6 +55,25 @@ TEST_F(LockCapture, StaticToStdoutAndToAFile) {
   EXPECT_EQ(read_lock_file(dir_ / "out.lock"), lock);
 }
 
+// A line of only white space inside a field: read as dpkg reads it (the
+// package is listed), with dpkg's warning on stderr.
+TEST_F(LockCapture, AWhiteSpaceLineInADpkgFieldIsReadWithAWarning) {
+  std::string root = dir_ / "root";
+  write_file(root + "/var/lib/dpkg/status",
+             "Package: libc6\nStatus: install ok installed\nDescription: C library\n \n"
+             " more\nVersion: 2.36-9\n");
+  make_sif_from_tree(dir_ / "img.sif", root);
+  auto r = capture({dir_ / "img.sif"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(parse_lock(r.out, "stdout").dpkg,
+            (std::map<std::string, std::string>{{"libc6", "2.36-9"}}));
+  EXPECT_NE(r.err.find("sifstore: warning: " + dir_ / "img.sif" +
+                       ":/var/lib/dpkg/status:4: package libc6: blank line in value of field "
+                       "'Description'"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(LockCapture, StaticAndExecAgreeOnAStandinImage) {
   if (run({"python3", "--version"}).status != 0) GTEST_SKIP() << "the stand-in needs python3";
   write_file(dir_ / "index.json",

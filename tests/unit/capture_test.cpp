@@ -268,6 +268,73 @@ TEST(DpkgRules, StatusFilesDpkgRefusesAreErrorsNamingTheLine) {
   EXPECT_EQ(dpkg_query_output("", "x"), "");
 }
 
+// A line of only white space inside a field continues the field, as dpkg
+// reads it (with a warning); it does not end the record.
+std::string blank_continuation_status() {
+  return "Package: first\nStatus: install ok installed\nMaintainer: m <m@x>\n"
+         "Description: d\n long\n \t \n more\nVersion: 1:2.0-1\nArchitecture: amd64\n\n"
+         "Package: second\nStatus: install ok installed\nVersion: 3.1\n  \n"
+         "Architecture: all\nMaintainer: m <m@x>\nDescription: d\n\n"
+         "Package: third\nStatus: install ok installed\nMaintainer: m <m@x>\n"
+         "Architecture: all\nDescription: d\nVersion: 0:4\n\t\n";
+}
+
+// Status files with a line of only white space where no record is open.
+std::vector<std::string> white_space_outside_a_record() {
+  return {" \nPackage: a\n", "Package: a\nStatus: install ok installed\nVersion: 1\n\n \n"};
+}
+
+TEST(DpkgRules, AWhiteSpaceLineInAFieldContinuesItWithAWarning) {
+  std::vector<std::string> warnings;
+  std::string ours =
+      dpkg_query_output(blank_continuation_status(), "img.sif:/status", {}, &warnings);
+  EXPECT_EQ(ours, "first=1:2.0-1\nsecond=3.1\nthird=4\n");
+  ASSERT_EQ(warnings.size(), 3u);
+  EXPECT_EQ(warnings[0],
+            "img.sif:/status:6: package first: blank line in value of field 'Description' "
+            "(read as part of the field, as dpkg does)");
+  EXPECT_NE(warnings[1].find(":14: package second: blank line in value of field 'Version'"),
+            std::string::npos)
+      << warnings[1];
+  EXPECT_NE(warnings[2].find("field 'Version'"), std::string::npos) << warnings[2];
+  // Without a place for warnings the text is read the same.
+  EXPECT_EQ(dpkg_query_output(blank_continuation_status(), "s"), ours);
+  // Outside a record such a line is no field at all: dpkg refuses the file.
+  for (const std::string& bad : white_space_outside_a_record()) {
+    try {
+      dpkg_query_output(bad, "img.sif:/status");
+      ADD_FAILURE() << "accepted:\n" << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("only white space outside a record"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+TEST(DpkgRules, AWhiteSpaceLineInAFieldAsDpkgQueryReadsIt) {
+  if (!on_path("dpkg-query")) GTEST_SKIP() << "no dpkg-query on this machine: nothing to compare";
+  TempDir dir;
+  write_file(dir / "admin/status", blank_continuation_status());
+  write_file(dir / "admin/available", "");
+  run({"mkdir", "-p", dir / "admin/info", dir / "admin/updates"});
+  auto real =
+      run({"dpkg-query", "--admindir=" + dir / "admin", "-W", "-f=${Package}=${Version}\n"});
+  ASSERT_EQ(real.status, 0) << real.err;
+  EXPECT_NE(real.err.find("blank line in value of field 'Description'"), std::string::npos)
+      << real.err;
+  std::vector<std::string> warnings;
+  EXPECT_EQ(dpkg_query_output(blank_continuation_status(), "status", {}, &warnings), real.out);
+  EXPECT_EQ(warnings.size(), 3u);
+  // And where dpkg-query refuses the file, so do we.
+  for (const std::string& bad : white_space_outside_a_record()) {
+    write_file(dir / "admin/status", bad);
+    auto refused =
+        run({"dpkg-query", "--admindir=" + dir / "admin", "-W", "-f=${Package}=${Version}\n"});
+    EXPECT_NE(refused.status, 0) << bad;
+    EXPECT_THROW(dpkg_query_output(bad, "status"), Error) << bad;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // pip rules, checked against the host's pip on the same files.
 
