@@ -9,14 +9,10 @@
 #include "core/chain.h"
 #include "core/names.h"
 #include "core/stamp.h"
+#include "core/text.h"
 
 namespace sifstore {
 namespace {
-
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-bool ends_with(std::string_view s, std::string_view t) {
-  return s.size() >= t.size() && s.substr(s.size() - t.size()) == t;
-}
 
 bool older_than(const Dir& dir, const std::string& name, time_t seconds) {
   struct stat st;

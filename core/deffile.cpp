@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/text.h"
 #include "core/user_file.h"
 
 namespace sifstore {
@@ -36,13 +37,6 @@ bool one_of(std::string_view s, const char* const (&set)[N]) {
 
 std::string where(const std::string& path, size_t line) {
   return path + ":" + std::to_string(line) + ": ";
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
 }
 
 // --- Go's notion of white space (strings.TrimSpace, bufio.ScanWords) ---------
@@ -99,7 +93,7 @@ bool is_section_line(std::string_view line) {
 }
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
+  return s.size() >= prefix.size() && to_lower(s.substr(0, prefix.size())) == prefix;
 }
 
 bool valid_header_key(const std::string& key) {
@@ -190,19 +184,13 @@ std::vector<std::string_view> files_words(std::string_view line, size_t max_word
   return words;
 }
 
-std::string trim_quotes(std::string_view s) {
-  while (!s.empty() && s.front() == '"') s.remove_prefix(1);
-  while (!s.empty() && s.back() == '"') s.remove_suffix(1);
-  return std::string(s);
-}
-
 // src/dst of a %files line (already trimmed, not a comment); nullopt when
 // no word matches (Apptainer would fail on it).
 std::optional<std::pair<std::string, std::string>> split_files_line(std::string_view line) {
   auto words = files_words(line, 2);
   if (words.empty()) return std::nullopt;
-  std::string src = trim_quotes(trim_space(words[0]));
-  std::string dst = words.size() > 1 ? trim_quotes(trim_space(words[1])) : "";
+  std::string src = std::string(trim(trim_space(words[0]), "\""));
+  std::string dst = words.size() > 1 ? std::string(trim(trim_space(words[1]), "\"")) : "";
   return std::make_pair(src, dst);
 }
 
@@ -443,7 +431,7 @@ DefFile parse_def(std::string_view text, const std::string& path) {
         if (colon == std::string_view::npos)
           throw Error(where(path, lineno) + "header line '" + std::string(t.substr(0, 60)) +
                       "' has no ':' (expected 'Key: value' before the first %section)");
-        key = lower(trim_space(content.substr(0, colon)));
+        key = to_lower(trim_space(content.substr(0, colon)));
         val = std::string(trim_space(content.substr(colon + 1)));
       } else {
         key = cont_key;
@@ -480,7 +468,7 @@ DefFile parse_def(std::string_view text, const std::string& path) {
       auto [word, rest] = first_word(lines[i]);
       size_t pct = 0;
       while (pct < word.size() && word[pct] == '%') ++pct;
-      sec.name = lower(word.substr(pct));
+      sec.name = to_lower(word.substr(pct));
       sec.args = std::string(rest);
       bool app = one_of(sec.name, kAppSections);
       if (!app && !one_of(sec.name, kSections))

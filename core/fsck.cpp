@@ -13,6 +13,7 @@
 #include "core/layer_lock.h"
 #include "core/names.h"
 #include "core/stamp.h"
+#include "core/text.h"
 
 namespace sifstore {
 namespace {
@@ -70,7 +71,7 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
         auto t = e.type == DT_UNKNOWN ? dir.type_of(e.name) : std::optional<mode_t>();
         f.sif_regular = e.type == DT_REG || (t && *t == S_IFREG);
       }
-    } else if (e.name.size() == res_prefix.size() + 25 && e.name.rfind(res_prefix, 0) == 0 &&
+    } else if (e.name.size() == res_prefix.size() + 25 && starts_with(e.name, res_prefix) &&
                e.name.compare(e.name.size() - 9, 9, ".reserved") == 0) {
       live.insert(e.name.substr(res_prefix.size(), 16));
     }

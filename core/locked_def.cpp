@@ -7,33 +7,10 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace sifstore {
 namespace {
-
-// Raw lines of the text, split at '\n' (a final '\n' gives a final "").
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t i = 0;
-  for (;;) {
-    size_t nl = text.find('\n', i);
-    if (nl == std::string::npos) {
-      lines.push_back(text.substr(i));
-      return lines;
-    }
-    lines.push_back(text.substr(i, nl - i));
-    i = nl + 1;
-  }
-}
-
-std::string join_lines(const std::vector<std::string>& lines) {
-  std::string out;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (i) out += '\n';
-    out += lines[i];
-  }
-  return out;
-}
 
 std::string one_line(std::string s) {
   for (char& c : s)
@@ -60,7 +37,7 @@ std::string pin_base(const DefFile& rough, const std::string& base) {
                 "end with white space or '\\'");
 
   const DefStage& st = *local.front();
-  std::vector<std::string> lines = split_lines(rough.text);
+  std::vector<std::string> lines = split(rough.text, '\n');
   std::string pinned = "From: " + base;
   if (const DefHeaderEntry* from = st.find_header("from")) {
     // Replace the whole (possibly continued) entry.
@@ -77,7 +54,7 @@ std::string pin_base(const DefFile& rough, const std::string& base) {
     std::vector<std::string> repl = {"# sifstore: From added: the exact base build", pinned};
     lines.insert(lines.begin() + static_cast<long>(after), repl.begin(), repl.end());
   }
-  return join_lines(lines);
+  return join(lines, "\n");
 }
 
 // --- the apt scan ------------------------------------------------------------------
@@ -354,7 +331,7 @@ std::string pin_suite(const DefFile& def, const std::string& text, const Lock& l
   // The header lines moved only if pin_base inserted lines before them; it
   // touches the localimage stage, never a debootstrap one, so find the line
   // by its text.
-  std::vector<std::string> lines = split_lines(text);
+  std::vector<std::string> lines = split(text, '\n');
   for (size_t i = 0; i < lines.size(); ++i) {
     std::string l = lines[i];
     size_t colon = l.find(':');
@@ -369,7 +346,7 @@ std::string pin_suite(const DefFile& def, const std::string& text, const Lock& l
                      one_line(os->value) + ")");
     break;
   }
-  return join_lines(lines);
+  return join(lines, "\n");
 }
 
 }  // namespace
@@ -383,7 +360,7 @@ std::vector<std::string> apt_installed_packages(const DefFile& def) {
     std::vector<std::string> logical;
     std::string cur;
     bool continued = false;
-    for (const auto& raw : split_lines(sec.body)) {
+    for (const auto& raw : split(sec.body, '\n')) {
       std::string line = raw;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       bool cont = !line.empty() && line.back() == '\\';
@@ -433,7 +410,7 @@ std::string locked_def_text(const DefFile& rough, const Lock& lock,
   auto pip = pip_stanza(lock);
   stanza.insert(stanza.end(), pip.begin(), pip.end());
   stanza.push_back("");
-  return base + "\n" + join_lines(stanza);
+  return base + "\n" + join(stanza, "\n");
 }
 
 }  // namespace sifstore

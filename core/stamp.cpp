@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/layer_lock.h"
 #include "core/names.h"
+#include "core/text.h"
 
 namespace sifstore {
 namespace {
@@ -92,8 +93,8 @@ Clock system_clock() {
 
 TimeBase store_time_base(const Dir& root) {
   if (auto text = root.read_file(kTimeBaseFile, 4096)) {
-    if (text->rfind("local", 0) == 0) return TimeBase::kLocal;
-    if (text->rfind("utc", 0) == 0) return TimeBase::kUtc;
+    if (starts_with(*text, "local")) return TimeBase::kLocal;
+    if (starts_with(*text, "utc")) return TimeBase::kUtc;
     throw Error(root.path_of(kTimeBaseFile) + " is malformed: expected 'utc' or 'local'");
   }
   TimeBase base = root_has_builds(root) ? TimeBase::kLocal : TimeBase::kUtc;
@@ -176,9 +177,9 @@ bool reservation_is_live(const Dir& layer_dir, const std::string& reservation_fi
   bool has_pidns = false, caller = false;
   std::istringstream words(text);
   for (std::string w; words >> w;) {
-    if (w.rfind("host=", 0) == 0) host = w.substr(5);
-    if (w.rfind("pid=", 0) == 0) pid = w.substr(4);
-    if (w.rfind("pidns=", 0) == 0) {
+    if (starts_with(w, "host=")) host = w.substr(5);
+    if (starts_with(w, "pid=")) pid = w.substr(4);
+    if (starts_with(w, "pidns=")) {
       has_pidns = true;
       pidns = w.substr(6);
     }

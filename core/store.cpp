@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/layer_lock.h"
+#include "core/text.h"
 
 namespace sifstore {
 namespace {
@@ -162,28 +163,18 @@ std::string now_iso() {
   return std::string(buf) + frac;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
 // The `<ts>` of `base_layer` that a locked def's `From:` header names.
 std::optional<std::string> from_ts_in_def(std::string_view def_text, std::string_view base_layer) {
   size_t pos = 0;
   while (pos < def_text.size()) {
     size_t end = def_text.find('\n', pos);
     if (end == std::string_view::npos) end = def_text.size();
-    std::string_view line = trim(def_text.substr(pos, end - pos));
+    std::string_view line = trim(def_text.substr(pos, end - pos), " \t\r");
     pos = end + 1;
     if (!line.empty() && line.front() == '%') break;  // headers end at the first section
     if (line.size() < 5) continue;
-    std::string key(line.substr(0, 5));
-    std::transform(key.begin(), key.end(), key.begin(), ::tolower);
-    if (key != "from:") continue;
-    if (auto ts = ts_from_pointer_target(base_layer, trim(line.substr(5)))) return ts;
+    if (to_lower(line.substr(0, 5)) != "from:") continue;
+    if (auto ts = ts_from_pointer_target(base_layer, trim(line.substr(5), " \t\r"))) return ts;
   }
   return std::nullopt;
 }

@@ -39,4 +39,7 @@ std::vector<std::string_view> lines_of(std::string_view text);
 // separator, possibly empty).
 std::vector<std::string> split(std::string_view s, char sep);
 
+// The pieces with `sep` between them; the inverse of split().
+std::string join(const std::vector<std::string>& pieces, std::string_view sep);
+
 }  // namespace sifstore

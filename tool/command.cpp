@@ -3,12 +3,10 @@
 #include <algorithm>
 #include <ostream>
 
+#include "core/text.h"
+
 namespace sifstore::tool {
 namespace {
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
 
 // Boost.Program_options' what() fills its message template by replacing
 // %value%, %canonical_option%, ... until none is left, so a word of the

@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "tool/command.h"
 
 namespace {
 
+using sifstore::starts_with;
 using sifstore::tool::command_table;
 using sifstore::tool::Context;
 using sifstore::tool::UsageError;
@@ -67,7 +69,7 @@ int run(int argc, char** argv) {
       if (i + 1 >= words.size()) throw UsageError("--root needs a directory");
       root = words[++i];
       root_given = true;
-    } else if (w.rfind("--root=", 0) == 0) {
+    } else if (starts_with(w, "--root=")) {
       root = w.substr(7);
       root_given = true;
     } else {

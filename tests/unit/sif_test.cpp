@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "support/sif_maker.h"
 #include "support/temp_dir.h"
 
@@ -19,11 +20,6 @@ using test::run;
 using test::TempDir;
 
 std::string testdata_dir() { return std::string(SIFSTORE_SHARED_DIR) + "/testdata/sif"; }
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 
 // One row of `siftool list`.
 struct ListRow {
@@ -41,7 +37,7 @@ std::vector<ListRow> siftool_list(const std::string& path) {
     std::vector<std::string> cells;
     std::string cell;
     std::istringstream ls(line);
-    while (std::getline(ls, cell, '|')) cells.push_back(trim(cell));
+    while (std::getline(ls, cell, '|')) cells.emplace_back(trim(cell, " \t"));
     EXPECT_EQ(cells.size(), 5u) << line;
     if (cells.size() == 5) rows.push_back({cells[0], cells[1], cells[2], cells[3], cells[4]});
   }
@@ -57,7 +53,8 @@ std::map<std::string, std::string> siftool_header(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) {
     auto colon = line.find(':');
-    if (colon != std::string::npos) fields[line.substr(0, colon)] = trim(line.substr(colon + 1));
+    if (colon != std::string::npos)
+      fields[line.substr(0, colon)] = trim(std::string_view(line).substr(colon + 1), " \t");
   }
   return fields;
 }

@@ -65,5 +65,13 @@ TEST(Text, SplitKeepsEmptyPieces) {
   EXPECT_EQ(split("x\ny\n", '\n'), (Pieces{"x", "y", ""}));
 }
 
+TEST(Text, JoinIsTheInverseOfSplit) {
+  EXPECT_EQ(join({}, "\n"), "");
+  EXPECT_EQ(join({"a"}, ", "), "a");
+  EXPECT_EQ(join({"a", "", "b"}, "::"), "a::::b");
+  for (std::string s : {"", "x", "x\n", "\nx\n\ny", "\n\n"})
+    EXPECT_EQ(join(split(s, '\n'), "\n"), s);
+}
+
 }  // namespace
 }  // namespace sifstore
