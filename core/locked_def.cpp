@@ -336,8 +336,7 @@ std::string pin_suite(const DefFile& def, const std::string& text, const Lock& l
     std::string l = lines[i];
     size_t colon = l.find(':');
     if (colon == std::string::npos) continue;
-    std::string key = l.substr(0, colon);
-    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string key = to_lower(l.substr(0, colon));
     while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
     if (key != "osversion" || i + 1 < os->line) continue;
     lines[i] = "OSVersion: " + *codename;
@@ -396,8 +395,7 @@ std::vector<std::string> apt_installed_packages(const DefFile& def) {
 std::string locked_def_text(const DefFile& rough, const Lock& lock,
                             const LockedDefOptions& options) {
   std::string base = options.base ? pin_base(rough, *options.base) : rough.text;
-  std::string agent = rough.final_stage().bootstrap();
-  for (char& c : agent) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string agent = to_lower(rough.final_stage().bootstrap());
   bool debootstrap = agent == "debootstrap";
   if (debootstrap) base = pin_suite(rough, base, lock);
   while (!base.empty() && base.back() == '\n') base.pop_back();
