@@ -5,8 +5,8 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git python3
-  libboost-program-options-dev libboost-filesystem-dev
-  libgtest-dev libgmock-dev
+  libboost-program-options-dev
+  libgtest-dev
   libyaml-cpp-dev nlohmann-json3-dev libssl-dev libsquashfs-dev
   squashfs-tools siftool debootstrap
 )
