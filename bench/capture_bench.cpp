@@ -1,5 +1,6 @@
 // capture_bench: static lock capture against `unsquashfs -cat` of the same
-// files, and sha256 of a 1 GiB file against `sha256sum` (SPEC §8).
+// files, and sha256 of a 1 GiB file against `sha256sum`
+// (docs/DESIGN.md#quality-bars).
 //
 //   capture_bench [--dpkg N] [--pip N] [--node N] [--runs R] [--dir DIR] [--no-sha]
 //

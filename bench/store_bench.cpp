@@ -1,5 +1,5 @@
 // store_bench: `sifstore list` and `sifstore prune` of a layer with 10,000
-// builds (SPEC §8), against the reference store module and against the
+// builds (docs/DESIGN.md#quality-bars), against the reference store module and against the
 // plain tools that do the same disk work, all measured in one run.
 //
 //   list   `sifstore list base --json` and `sifstore list base` (the table),
@@ -17,7 +17,7 @@
 // medians of wall-clock and of CPU time (user + system, from wait4 or
 // time.process_time; steadier than wall time on a busy machine) and their
 // ratios, and the load average before and after; asserts nothing. Targets
-// (SPEC §8): list at least 20x faster than the reference and within 2x of
+// (docs/DESIGN.md#quality-bars): list at least 20x faster than the reference and within 2x of
 // find; prune within 1.5x of rm.
 //
 // usage: store_bench [--builds N] [--runs N] [--dir DIR]

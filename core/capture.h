@@ -1,5 +1,5 @@
-// Capturing a lock: which versions are installed in an image (see
-// docs/DESIGN.md, "Capture").
+// Capturing a lock: which versions are installed in an image
+// (docs/DESIGN.md#capture).
 //
 // The reference captures a lock by running three commands inside the image
 // (`apptainer exec --cleanenv --no-home IMAGE ...`):

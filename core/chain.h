@@ -1,5 +1,5 @@
 // The build chain: one layer from a rough definition to a published,
-// reproducible build (SPEC §4). This is what `sifstore build` runs and what
+// reproducible build (docs/DESIGN.md#build-chain). This is what `sifstore build` runs and what
 // `add_sif_layer()` drives from Ninja.
 //
 //   1. reserve   under the layer lock: a fresh `<ts>`, and the debris of

@@ -1,4 +1,4 @@
-// `<root>/config.yaml`, read with yaml-cpp (SPEC §6):
+// `<root>/config.yaml`, read with yaml-cpp (docs/DESIGN.md#configuration):
 //
 //   images:
 //     retain: 10               # builds kept per layer by prune (>= 1)

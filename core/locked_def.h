@@ -1,6 +1,6 @@
 // The locked definition: the rough def of a build with the versions its lock
 // captured pinned in, so that rebuilding from it reproduces the image
-// (SPEC §4 step 4).
+// (docs/DESIGN.md#locked-defs).
 //
 // locked_def_text() returns the rough def's text, unchanged but for:
 //

@@ -1,4 +1,4 @@
-// Lock files: the versions installed in one image (SPEC §5).
+// Lock files: the versions installed in one image (docs/DESIGN.md#lock-format).
 //
 // The reference tool's format, read and written compatibly:
 //

@@ -1,5 +1,5 @@
 // The store: a root directory holding layers, their timestamped builds and
-// their latest pointers (see SPEC §1-2).
+// their latest pointers (see docs/DESIGN.md#store).
 //
 // Reading (list, layers, active build) needs no lock: every file that matters
 // appears and disappears by rename or unlink. Every mutation of a layer

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the SifStore benchmarks (SPEC §8) from a Release build. Each prints
+# Runs the SifStore benchmarks (docs/DESIGN.md#quality-bars) from a Release build. Each prints
 # its figures and its ratios to baselines measured in the same run; none
 # asserts. Run it on a quiet machine: the figures are times.
 #

@@ -19,7 +19,7 @@ void print_json(std::ostream& out, const nlohmann::json& doc);
 void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
 
 // `list --json`: the builds as a JSON array of objects with exactly the keys
-// of SPEC §2 in the reference's order (ts, sif, lock, def, verified, keep,
+// of docs/DESIGN.md#pointers in the reference's order (ts, sif, lock, def, verified, keep,
 // active), followed by a newline.
 //
 // The text is byte for byte what print_json prints for the same array built

@@ -1,6 +1,6 @@
 // Static and exec capture agree on every kind of image the stand-in builds
-// (SPEC §5: "a lock captured statically equals one captured by running pip
-// freeze, dpkg-query and npm list in the same image"): full images, images
+// (docs/DESIGN.md#capture: "both methods give the same lock for the same
+// image"): full images, images
 // where some package manager never ran, a FROM layer, a program removed
 // again, a PATH and PYTHONPATH set by %environment, a pip whose
 // interpreter is missing.

@@ -1,5 +1,5 @@
-// The build chain under failure (SPEC §4, last paragraph; §8 "kill -9 at
-// any point of a build leaves the store consistent"): a builder that fails,
+// The build chain under failure (docs/DESIGN.md#crash-safety: "kill -9 at
+// any step leaves the store consistent"): a builder that fails,
 // and `kill -9` of sifstore's whole process group at each step of the chain
 // (SIFSTORE_DEBUG_STOP_AT) and while the builder runs (SIFSTORE_STANDIN_HANG).
 #include <fcntl.h>
@@ -360,8 +360,8 @@ TEST_F(BuildConcurrent, AnOlderBuildFinishingLastLeavesLatestOnTheNewer) {
   EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
 }
 
-// Prune of a base layer while a build FROM it is running (SPEC §2: a base
-// is kept like a GC root; §4: builds never block prune).
+// Prune of a base layer while a build FROM it is running (docs/DESIGN.md#prune:
+// a base is kept like a GC root; #concurrency: builds never block prune).
 class PruneDuringFromBuild : public BuildChainTest {
  protected:
   bool has_base(const std::string& ts) const {

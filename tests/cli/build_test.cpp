@@ -1,4 +1,4 @@
-// The build chain end to end (SPEC §4): `sifstore build`, `verify`, `check`
+// The build chain end to end (docs/DESIGN.md#build-chain): `sifstore build`, `verify`, `check`
 // with the stand-in builder. Failure, kill and bad-input cases are in
 // build_kill_test.cpp and build_input_test.cpp.
 #include <fcntl.h>

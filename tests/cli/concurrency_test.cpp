@@ -1,5 +1,6 @@
-// Many `sifstore` processes at once on one layer of one store (SPEC §8:
-// concurrent builds, prunes and pointer moves lose nothing).
+// Many `sifstore` processes at once on one layer of one store
+// (docs/DESIGN.md#quality-bars: concurrent builds, prunes and pointer moves
+// lose nothing).
 //
 // Eight workers loop for a bounded time, each doing what a build does:
 // `stamp base` (reserves `.base-<ts>.reserved`), write the build's lock and

@@ -22,7 +22,8 @@ or def, both markers at once, decoys (wrong suffixes, `.sif.tmp`, hidden
 files, `<layer>-<bad ts>.sif`, other layers' names), and relative, absolute,
 dangling, odd and missing pointers.
 
-Where SifStore deliberately differs (SPEC §2 and the notes in core/store.h),
+Where SifStore deliberately differs (docs/DESIGN.md#store-compat and the notes
+in core/store.h),
 the case is not compared exactly; the documented difference is asserted:
 
   pinned builds   prune keeps a build that another layer's locked def names
