@@ -1,5 +1,6 @@
 // Debian packages: what `dpkg-query -W -f='${Package}=${Version}\n'` prints
-// in an image, and the reference's parser of that output.
+// in an image, and the reference's parser of that output
+// (docs/DESIGN.md#capture-dpkg).
 //
 // Every stanza of /var/lib/dpkg/status (with the pending records of
 // /var/lib/dpkg/updates/ applied, as dpkg does) whose status is not

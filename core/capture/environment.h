@@ -1,9 +1,9 @@
 // The image's environment, as a command run with `apptainer exec
-// --cleanenv` sees it: Apptainer's default PATH, changed by the plain
-// assignments (`NAME=value`, `export NAME=value`, with quotes and ${...}
-// expansions) of the image's /.singularity.d/env/*.sh scripts in name
-// order. Shell logic beyond plain assignments is not evaluated (a
-// documented divergence of static capture).
+// --cleanenv` sees it (docs/DESIGN.md#capture-environment): Apptainer's
+// default PATH, changed by the plain assignments (`NAME=value`, `export
+// NAME=value`, with quotes and ${...} expansions) of the image's
+// /.singularity.d/env/*.sh scripts in name order. Shell logic beyond plain
+// assignments is not evaluated (a documented divergence of static capture).
 //
 // With it: which program a name runs (`which`), and which interpreter a
 // script's #! line runs -- what pip and npm capture start from.

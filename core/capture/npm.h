@@ -1,4 +1,5 @@
-// Node packages: what `npm list -g --depth=0 --json` prints in an image.
+// Node packages: what `npm list -g --depth=0 --json` prints in an image
+// (docs/DESIGN.md#capture-npm).
 //
 // npm's global node_modules (prefix from NPM_CONFIG_PREFIX, an npmrc
 // `prefix=`, else the directory above the `node` binary's bin/), each

@@ -1,5 +1,5 @@
 // Python distributions: what `pip freeze` prints in an image, and the
-// reference's parser of that output.
+// reference's parser of that output (docs/DESIGN.md#capture-pip).
 //
 // As the image runs it: the first `pip` (else `pip3`) on the container's
 // PATH (core/capture/environment.h); its interpreter from the script's #!
