@@ -19,6 +19,35 @@ bool name_char(char c) { return name_start(c) || (c >= '0' && c <= '9'); }
 
 std::optional<std::string> eval_word(std::string_view s, const Vars& vars);
 
+// The first character of s from i on that is outside quotes ('...', "...")
+// and backslash escapes and at which stop(c, depth) holds, where depth
+// counts the braces open before it; s.size() when there is none.
+template <typename Stop>
+size_t find_unquoted(std::string_view s, size_t i, Stop stop) {
+  char quote = 0;
+  int depth = 0;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (quote) {
+      if (c == '\\' && quote == '"')
+        ++i;
+      else if (c == quote)
+        quote = 0;
+      continue;
+    }
+    if (stop(c, depth)) return i;
+    if (c == '"' || c == '\'')
+      quote = c;
+    else if (c == '\\')
+      ++i;
+    else if (c == '{')
+      ++depth;
+    else if (c == '}')
+      depth = std::max(0, depth - 1);
+  }
+  return s.size();
+}
+
 // Expands the parameter at s[i] == '$' into out; false for a construct this
 // evaluator does not handle ($(...), ${x:+...}, ...).
 bool expand_parameter(std::string_view s, size_t& i, const Vars& vars, std::string& out) {
@@ -46,27 +75,7 @@ bool expand_parameter(std::string_view s, size_t& i, const Vars& vars, std::stri
     return true;
   }
   // ${...}: find the matching brace, honouring quotes and nesting.
-  size_t j = i + 2;
-  int depth = 1;
-  char quote = 0;
-  for (; j < s.size(); ++j) {
-    char d = s[j];
-    if (quote) {
-      if (d == '\\' && quote == '"')
-        ++j;
-      else if (d == quote)
-        quote = 0;
-      continue;
-    }
-    if (d == '"' || d == '\'')
-      quote = d;
-    else if (d == '\\')
-      ++j;
-    else if (d == '{')
-      ++depth;
-    else if (d == '}' && --depth == 0)
-      break;
-  }
+  size_t j = find_unquoted(s, i + 2, [](char c, int depth) { return c == '}' && depth == 0; });
   if (j >= s.size()) return false;
   std::string_view inner = s.substr(i + 2, j - i - 2);
   size_t k = 0;
@@ -139,29 +148,9 @@ std::optional<std::string> eval_word(std::string_view s, const Vars& vars) {
 // The end of the shell word starting at i (first unquoted blank, ';', '&'
 // or '|' outside ${...}).
 size_t word_end(std::string_view s, size_t i) {
-  char quote = 0;
-  int depth = 0;
-  for (; i < s.size(); ++i) {
-    char c = s[i];
-    if (quote) {
-      if (c == '\\' && quote == '"')
-        ++i;
-      else if (c == quote)
-        quote = 0;
-      continue;
-    }
-    if (c == '"' || c == '\'')
-      quote = c;
-    else if (c == '\\')
-      ++i;
-    else if (c == '{')
-      ++depth;
-    else if (c == '}')
-      depth = std::max(0, depth - 1);
-    else if (depth == 0 && (c == ' ' || c == '\t' || c == ';' || c == '&' || c == '|'))
-      break;
-  }
-  return std::min(i, s.size());
+  return find_unquoted(s, i, [](char c, int depth) {
+    return depth == 0 && (c == ' ' || c == '\t' || c == ';' || c == '&' || c == '|');
+  });
 }
 
 // Applies the plain assignments of one environment script (`NAME=value`,

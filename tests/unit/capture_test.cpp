@@ -553,6 +553,26 @@ TEST_F(Layouts, VenvOnThePathFromTheImageEnvironment) {
   EXPECT_EQ(pip, want);
 }
 
+TEST_F(Layouts, EnvironmentScriptWordsWithQuotesAndBraces) {
+  // Values as the shell reads them: quotes, ${x:-default} holding quotes and
+  // braces, and the word ending at an unquoted ';' or blank.
+  write_file(root_ + "/.singularity.d/env/90-environment.sh",
+             "A='/opt/a b'\n"
+             "export B=\"${NOPE:-\"/opt/{b}\"}\"\n"
+             "export PYTHONPATH=\"${PYTHONPATH:-$A}\":\"$B\"; PYTHONPATH=/ignored\n"
+             "C=/opt/c\\ d other words\n"
+             "export PYTHONPATH=$PYTHONPATH:$C\n");
+  add_debian_python(root_, "3.11");
+  dist("/opt/a b", "spaced", "1.0");
+  dist("/opt/{b}", "braced", "2.0");
+  dist("/opt/c d", "escaped", "3.0");
+  dist("/ignored", "ignored", "4.0");
+  auto pip = parse_pip_freeze(static_pip_freeze(image()));
+  std::map<std::string, std::string> want = {
+      {"spaced", "1.0"}, {"braced", "2.0"}, {"escaped", "3.0"}};
+  EXPECT_EQ(pip, want);
+}
+
 TEST_F(Layouts, Pip3OnlyWithAShebangThroughEnvAndPython312) {
   write_file(root_ + "/usr/bin/python3.12", "x");
   write_file(root_ + "/usr/bin/pip3", "#!/usr/bin/env python3.12\n");
