@@ -94,21 +94,20 @@ class Pep440Parser {
         return true;
       }
     }
-    std::string label, number;
-    if (!labelled(i, {"post", "rev", "r"}, &label, &number, &Pep440Parser::dev)) return false;
-    if (label.empty())
-      p_.post.reset();
-    else
-      p_.post = number;
-    return true;
+    return optional_part(i, {"post", "rev", "r"}, &p_.post, &Pep440Parser::dev);
   }
-  bool dev(size_t i) {
+  bool dev(size_t i) { return optional_part(i, {"dev"}, &p_.dev, &Pep440Parser::local); }
+
+  // A labelled part that may be absent: `part` holds its number ("" when
+  // none is written) when the label is there, and is reset when it is not.
+  bool optional_part(size_t i, const std::vector<std::string_view>& labels,
+                     std::optional<std::string>* part, bool (Pep440Parser::*next)(size_t)) {
     std::string label, number;
-    if (!labelled(i, {"dev"}, &label, &number, &Pep440Parser::local)) return false;
+    if (!labelled(i, labels, &label, &number, next)) return false;
     if (label.empty())
-      p_.dev.reset();
+      part->reset();
     else
-      p_.dev = number;
+      *part = number;
     return true;
   }
   bool local(size_t i) {
