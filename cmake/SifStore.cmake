@@ -116,11 +116,21 @@ Commands
     The Ninja job pool of the build (see :prop_gbl:`JOB_POOLS`), e.g. to
     build at most two layers at a time.  Default: ``SIFSTORE_JOB_POOL``.
 
+  The list keywords ``DEPENDS``, ``BUILDER``, ``BUILD_ARGS`` and
+  ``LAUNCHER`` accept an empty list, as CMake's own commands do, so that
+  a list variable can be passed whatever it holds: ``BUILD_ARGS ${args}``
+  with ``args`` empty (or ``BUILD_ARGS "${args}"``) is the same as leaving
+  the keyword out.  Empty strings in a list are dropped.  So an empty
+  ``DEPENDS`` or ``BUILD_ARGS`` adds nothing, and an empty ``BUILDER`` or
+  ``LAUNCHER`` means the default (``SIFSTORE_BUILDER``,
+  ``SIFSTORE_LAUNCHER``), never an empty command.
+
   Bad arguments fail at configure time, with a message naming the
-  argument: an unknown word, a keyword without a value, a keyword whose
-  values are all empty strings (e.g. ``ROOT "${unset}"``: the default is
-  not used in its place), and ``ROOT``, ``DEF``, ``FROM``, ``RETAIN`` or
-  ``JOB_POOL`` given more than once.
+  argument: an unknown word (an empty string included), a single-value
+  keyword (``DEF``, ``ROOT``, ``FROM``, ``RETAIN``, ``JOB_POOL``) without
+  a value or with an empty string (e.g. ``ROOT "${unset}"``: the default
+  is not used in its place), and a single-value keyword given more than
+  once.
 
   The command defines these targets:
 
@@ -308,12 +318,17 @@ function(add_sif_layer layer)
     message(FATAL_ERROR "${where}: unknown argument(s):${unknown} (the keywords are "
       "DEF ROOT FROM DEPENDS RETAIN VERIFY EXCLUDE_FROM_ALL BUILDER BUILD_ARGS LAUNCHER JOB_POOL)")
   endif()
+  # A single-value keyword needs a value. A list keyword may be given an
+  # empty list (`BUILD_ARGS ${args}` with args empty): that is the same as
+  # not giving it.
   foreach(keyword IN LISTS arg_KEYWORDS_MISSING_VALUES)
-    message(FATAL_ERROR "${where}: ${keyword} needs a value")
+    if(keyword IN_LIST one_value)
+      message(FATAL_ERROR "${where}: ${keyword} needs a value")
+    endif()
   endforeach()
   # What cmake_parse_arguments lets through: a single-value keyword given
-  # twice (the last value would win), and a keyword whose values are all
-  # empty strings (the default would be used). The words are walked as
+  # twice (the last value would win), and a single-value keyword whose value
+  # is an empty string (the default would be used). The words are walked as
   # cmake_parse_arguments walks them: every keyword word starts a keyword.
   set(keyword "")
   set(has_value FALSE)
@@ -332,7 +347,7 @@ function(add_sif_layer layer)
       set(word "")  # the end of the arguments
     endif()
     # The end of the previous keyword's values.
-    if(NOT keyword STREQUAL "" AND NOT keyword IN_LIST options AND NOT has_value)
+    if(keyword IN_LIST one_value AND NOT has_value)
       message(FATAL_ERROR "${where}: ${keyword} needs a value, not an empty string")
     endif()
     if(word IN_LIST one_value)
@@ -343,6 +358,16 @@ function(add_sif_layer layer)
     endif()
     set(keyword "${word}")
     set(has_value FALSE)
+  endforeach()
+  # A list keyword's empty strings are empty list elements, dropped; a list
+  # keyword left empty takes its default, as if it were not given.
+  foreach(keyword IN LISTS multi_value)
+    if(DEFINED arg_${keyword})
+      list(REMOVE_ITEM arg_${keyword} "")
+      if(arg_${keyword} STREQUAL "")
+        unset(arg_${keyword})
+      endif()
+    endif()
   endforeach()
 
   # The layer name, as sifstore checks it.

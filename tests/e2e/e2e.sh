@@ -569,17 +569,22 @@ add_sif_layer(other2 DEF other.def FROM base)'
     'add_sif_layer(base DEF base.def)
 add_sif_layer(mid DEF mid.def FROM base ROOT elsewhere)'
   bad "add_sif_layer(base) in $proj/CMakeLists.txt: JOB_POOL 'nopool' is not defined" 'add_sif_layer(base DEF base.def JOB_POOL nopool)'
-  # A keyword without a value, or with an empty string, would mean its default.
+  # A single-value keyword without a value, or with an empty string, would
+  # mean its default. (A list keyword may be empty: see below.)
   local kw
-  for kw in ROOT FROM RETAIN JOB_POOL DEPENDS BUILDER BUILD_ARGS LAUNCHER; do
+  for kw in ROOT FROM RETAIN JOB_POOL; do
     bad "add_sif_layer(base): $kw needs a value" "add_sif_layer(base DEF base.def $kw)"
     bad "add_sif_layer(base): $kw needs a value" "add_sif_layer(base DEF base.def $kw VERIFY)"
+    bad "add_sif_layer(base): $kw needs a value" "add_sif_layer(base DEF base.def $kw \${unset_variable} VERIFY)"
     bad "add_sif_layer(base): $kw needs a value, not an empty string" "add_sif_layer(base DEF base.def $kw \"\")"
     bad "add_sif_layer(base): $kw needs a value, not an empty string" \
       "add_sif_layer(base DEF base.def $kw \"\${unset_variable}\" VERIFY)"
+    bad "add_sif_layer(base): $kw needs a value, not an empty string" \
+      "add_sif_layer(base DEF base.def $kw \"\" BUILD_ARGS \${unset_variable})"
   done
+  bad "add_sif_layer(base): DEF needs a value" 'add_sif_layer(base DEF)'
+  bad "add_sif_layer(base): DEF needs a value" 'add_sif_layer(base DEF ${unset_variable} VERIFY)'
   bad "add_sif_layer(base): DEF needs a value, not an empty string" 'add_sif_layer(base DEF "")'
-  bad "add_sif_layer(base): BUILDER needs a value, not an empty string" 'add_sif_layer(base DEF base.def BUILDER "" "")'
   bad 'add_sif_layer(base): unknown argument(s): "" (the keywords are' 'add_sif_layer(base "" DEF base.def)'
   bad 'add_sif_layer(base): unknown argument(s): "" (the keywords are' 'add_sif_layer(base DEF base.def "")'
   # A single-value keyword given twice: the last would win.
@@ -588,7 +593,42 @@ add_sif_layer(mid DEF mid.def FROM base ROOT elsewhere)'
   done
   bad "add_sif_layer(mid): FROM is given more than once" 'add_sif_layer(base DEF base.def)
 add_sif_layer(mid DEF mid.def FROM base FROM base)'
+  # A list keyword with an empty list does not hide an error after it.
+  bad "add_sif_layer(base): unknown argument(s): VERIFIED" \
+    'add_sif_layer(base DEF base.def VERIFIED BUILD_ARGS ${unset_variable})'
+  bad "add_sif_layer(base): FROM needs a value" 'add_sif_layer(base DEF base.def BUILD_ARGS ${unset_variable} FROM)'
+  bad "add_sif_layer(base): RETAIN needs a value" 'add_sif_layer(base DEF base.def DEPENDS "" RETAIN)'
   echo "  $n bad calls refused at configure time"
+
+  step "a list keyword given an empty list is the same as leaving it out"
+  local empty base_build
+  for kw in DEPENDS BUILDER BUILD_ARGS LAUNCHER; do
+    for empty in "$kw" "$kw \${unset_variable}" "$kw \"\"" "$kw \"\${unset_variable}\"" "$kw \"\" \"\"" \
+      "$kw \${unset_variable} VERIFY"; do
+      write_project module "set(SIFSTORE_BUILDER \"$SIFSTORE_STANDIN\")
+set(SIFSTORE_LAUNCHER \"$proj/launcher.sh\")
+add_sif_layer(base DEF base.def $empty)"
+      rm -rf "$build"
+      configure module
+      base_build=$(grep -- " build base " "$build/build.ninja") || fail "$empty: no build command for base"
+      # The defaults: the project's builder and launcher, no --build-arg.
+      grep -qF -- "--builder=$SIFSTORE_STANDIN " <<<"$base_build" ||
+        fail "$empty: base's build does not use SIFSTORE_BUILDER: $base_build"
+      grep -qF -- "$proj/launcher.sh " <<<"$base_build" ||
+        fail "$empty: base's build does not use SIFSTORE_LAUNCHER: $base_build"
+      grep -qF -- "--build-arg" <<<"$base_build" && fail "$empty: base's build has a --build-arg: $base_build"
+      echo "  ok: add_sif_layer(base DEF base.def $empty)"
+    done
+  done
+  step "empty strings in a list are dropped, the other words kept"
+  write_project module "set(SIFSTORE_BUILDER \"$SIFSTORE_STANDIN\")
+add_sif_layer(base DEF base.def BUILD_ARGS \"\" --fakeroot \"\${unset_variable}\" DEPENDS \"\" extra.txt)"
+  rm -rf "$build"
+  configure module
+  base_build=$(grep -- " build base " "$build/build.ninja") || fail "no build command for base"
+  grep -qF -- "--build-arg=--fakeroot " <<<"$base_build" || fail "base's build lacks --fakeroot: $base_build"
+  [ "$(grep -o -- "--build-arg=[^ ]*" <<<"$base_build" | wc -l)" = 1 ] ||
+    fail "base's build has other --build-arg words: $base_build"
 
   step "a correct call with every keyword still configures"
   write_project module "set_property(GLOBAL APPEND PROPERTY JOB_POOLS two=2)
