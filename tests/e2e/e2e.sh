@@ -14,7 +14,7 @@
 #     CMAKE, NINJA         the programs to run
 #
 # Cases: build_order incremental retain_clean standalone parallel errors
-#        scale find_package add_subdirectory fetchcontent
+#        scale find_package add_subdirectory fetchcontent example
 set -euo pipefail
 
 case_name=${1:?usage: e2e.sh CASE}
@@ -698,6 +698,166 @@ EOF
   return 0
 }
 
+# The example project (examples/, the README's main command) as a new user
+# meets it: configured through find_package as root and as a normal user,
+# with an Apptainer stub on PATH, with and without extra builder words
+# (SIFSTORE_EXAMPLE_BUILD_ARGS). The stub records its argv and builds
+# nothing: a normal user's `apptainer build` gets --fakeroot, root's does
+# not. Root without apptainer on PATH gets the stand-in builder. No Debian
+# mirror is needed (-DSIFSTORE_EXAMPLE_MIRROR).
+case_example() {
+  # Everything the normal user reads or writes is below $top, which it can
+  # reach (E2E_WORK may be in a directory only root can enter).
+  local top=$E2E_WORK nobody=65534 as_nobody=""
+  if [ "$(id -u)" = 0 ]; then
+    if setpriv --reuid=$nobody --regid=$nobody --clear-groups true 2>/dev/null; then
+      as_nobody="setpriv --reuid=$nobody --regid=$nobody --clear-groups"
+      if ! $as_nobody test -x "$E2E_WORK"; then
+        top=$(mktemp -d /tmp/sifstore-e2e-example.XXXXXX)
+        trap 'rm -rf "$top"' EXIT
+      fi
+    else
+      echo "  SKIP (part): setpriv cannot switch to uid $nobody; the normal-user configure is not tested"
+    fi
+  fi
+  step "cmake --install SifStore into a prefix; copy the example and the stand-in to $top"
+  chmod 755 "$top"
+  "$CMAKE" --install "$SIFSTORE_BUILD_DIR" --prefix "$top/prefix" >/dev/null
+  mkdir -p "$top/src/tests/standin" "$top/stub-bin"
+  cp -R "$SIFSTORE_SOURCE_DIR/examples" "$top/src/examples"
+  cp "$SIFSTORE_SOURCE_DIR/tests/standin/apptainer" "$top/src/tests/standin/apptainer"
+  local standin=$top/src/tests/standin/apptainer stub=$top/stub-bin/apptainer
+  # The stub: records each call's argv (one line, each word in brackets) in
+  # $top/apptainer.log and builds nothing.
+  printf '%s\n' '#!/bin/sh' \
+    'log=$(dirname "$0")/../apptainer.log' \
+    'line=""' \
+    'for word in "$@"; do line="$line[$word]"; done' \
+    'echo "$line" >>"$log"' \
+    'case "$1" in' \
+    '  --version) echo "apptainer version 0.0.0-e2e-stub" ;;' \
+    '  *) echo "apptainer stub: cannot $1" >&2; exit 1 ;;' \
+    'esac' >"$stub"
+  : >"$top/apptainer.log"
+  chmod 666 "$top/apptainer.log"
+  chmod -R a+rX "$top/prefix" "$top/src" "$top/stub-bin"
+  chmod 755 "$stub"
+
+  local mirror=http://mirror.invalid/debian extra="--disable-cache;--build-arg=e2e_note=hello"
+  # example_configure WHO ARGS NAME: configures the example in $top/NAME as
+  # WHO (root or nobody) with SIFSTORE_EXAMPLE_BUILD_ARGS=ARGS; PATH starts
+  # with the stub's directory unless NAME ends in -nostub. The log is
+  # $top/NAME.log.
+  example_configure() {
+    local who=$1 args=$2 name=$3 run="" path="$top/stub-bin:$PATH"
+    if [ "$who" = nobody ]; then run=$as_nobody; fi
+    case $name in *-nostub) path=$PATH ;; esac
+    mkdir -p "$top/$name"
+    if [ "$who" = nobody ]; then chown $nobody:$nobody "$top/$name"; fi
+    $run env HOME="$top/$name" PATH="$path" "$CMAKE" -S "$top/src/examples" -B "$top/$name/build" \
+      -G Ninja -DCMAKE_MAKE_PROGRAM="$NINJA" -DCMAKE_PREFIX_PATH="$top/prefix" \
+      -DSIFSTORE_EXAMPLE_MIRROR=$mirror "-DSIFSTORE_EXAMPLE_BUILD_ARGS=$args" \
+      >"$top/$name.log" 2>&1
+  }
+  # The configure log with CMake's line wrapping undone.
+  example_log() { tr -s ' \n' ' ' <"$top/$1.log"; }
+  # layer_command NAME LAYER: the command that builds LAYER in $top/NAME.
+  layer_command() {
+    grep -- " build $2 " "$top/$1/build/build.ninja" || fail "$1: no build command for $2"
+  }
+
+  local who args name layer cmd calls run word
+  for who in root nobody; do
+    if [ "$who" = root ] && [ "$(id -u)" != 0 ]; then
+      echo "  SKIP (part): not root; the root configure is not tested"
+      continue
+    fi
+    if [ "$who" = nobody ] && [ -z "$as_nobody" ]; then continue; fi
+    run=""
+    if [ "$who" = nobody ]; then run=$as_nobody; fi
+    for args in "" "$extra"; do
+      name=$who-plain
+      if [ -n "$args" ]; then name=$who-extra; fi
+      step "as $who, SIFSTORE_EXAMPLE_BUILD_ARGS='$args', the stub on PATH ($name)"
+      example_configure "$who" "$args" "$name" || {
+        cat "$top/$name.log"
+        fail "$name: configure failed"
+      }
+      grep -qF "Building the images with Apptainer: $stub" <<<"$(example_log "$name")" ||
+        fail "$name: configure did not choose the stub: $(cat "$top/$name.log")"
+      for layer in base python app; do
+        cmd=$(layer_command "$name" $layer)
+        grep -qF -- "$stub" <<<"$cmd" || fail "$name: $layer is not built with the stub: $cmd"
+        if [ "$who" = nobody ]; then
+          grep -q -- "--fakeroot" <<<"$cmd" || fail "$name: $layer's build lacks --fakeroot: $cmd"
+        elif grep -q -- "--fakeroot" <<<"$cmd"; then
+          fail "$name: root's build of $layer has --fakeroot: $cmd"
+        fi
+        if [ -n "$args" ]; then
+          for word in --disable-cache --build-arg=e2e_note=hello; do
+            grep -qF -- "$word" <<<"$cmd" || fail "$name: $layer's build lacks $word: $cmd"
+          done
+        elif grep -qF -- "--disable-cache" <<<"$cmd"; then
+          fail "$name: $layer's build has words not asked for: $cmd"
+        fi
+      done
+      # Ninja plans the three builds.
+      out=$($run "$NINJA" -C "$top/$name/build" -n 2>&1) || fail "$name: ninja -n failed: $out"
+      [ "$(grep -c 'Building SIF layer' <<<"$out")" = 3 ] || fail "$name: ninja -n does not plan 3 builds: $out"
+      # What Apptainer is asked to do: the build of base runs the stub, which
+      # records its argv and fails.
+      : >"$top/apptainer.log"
+      if out=$($run env HOME="$top/$name" "$NINJA" -C "$top/$name/build" sif-base 2>&1); then
+        fail "$name: a build with the stub succeeded: $out"
+      fi
+      calls=$(grep '^\[build\]' "$top/apptainer.log") || fail "$name: the stub was not run to build base: $out"
+      echo "  | apptainer $calls"
+      grep -qF "[--build-arg=mirror=$mirror]" <<<"$calls" || fail "$name: the stub did not get the mirror: $calls"
+      grep -q '^\[build\].*\[[^]]*\.sif\]\[[^]]*\.def\]$' <<<"$calls" ||
+        fail "$name: the stub did not get 'build ... OUT.sif DEF.def': $calls"
+      if [ "$who" = nobody ]; then
+        grep -qF "[build][--fakeroot]" <<<"$calls" || fail "$name: apptainer build without --fakeroot: $calls"
+      elif grep -qF "[--fakeroot]" <<<"$calls"; then
+        fail "$name: root's apptainer build has --fakeroot: $calls"
+      fi
+      if [ -n "$args" ]; then
+        grep -qF "[--disable-cache][--build-arg=e2e_note=hello]" <<<"$calls" ||
+          fail "$name: the stub did not get the extra words: $calls"
+      elif grep -qF "[--disable-cache]" <<<"$calls"; then
+        fail "$name: the stub got words not asked for: $calls"
+      fi
+    done
+  done
+
+  if [ "$(id -u)" != 0 ]; then return 0; fi
+  if command -v apptainer >/dev/null 2>&1; then
+    echo "  SKIP (part): apptainer is installed here; the stand-in choice is not tested"
+    return 0
+  fi
+  step "as root without apptainer on PATH: the stand-in builder"
+  example_configure root "" root-nostub || {
+    cat "$top/root-nostub.log"
+    fail "root-nostub: configure failed"
+  }
+  grep -qF "apptainer is not on PATH: building the images with SifStore's stand-in builder $standin" \
+    <<<"$(example_log root-nostub)" ||
+    fail "root-nostub: configure did not choose the stand-in: $(cat "$top/root-nostub.log")"
+  for layer in base python app; do
+    cmd=$(layer_command root-nostub $layer)
+    grep -qF -- "--builder=$standin" <<<"$cmd" || fail "root-nostub: $layer is not built with the stand-in: $cmd"
+    if grep -q -- "--fakeroot" <<<"$cmd"; then fail "root-nostub: $layer's build has --fakeroot: $cmd"; fi
+  done
+  if [ -n "$as_nobody" ]; then
+    step "as a normal user without apptainer on PATH: a clear error"
+    if example_configure nobody "" nobody-nostub; then
+      fail "nobody-nostub: configure without apptainer succeeded as a normal user"
+    fi
+    grep -qF "apptainer is not on PATH, and SifStore's stand-in builder" <<<"$(example_log nobody-nostub)" ||
+      fail "nobody-nostub: configure did not say why: $(cat "$top/nobody-nostub.log")"
+  fi
+  return 0
+}
+
 # The fixture through each way of bringing SifStore in.
 check_mode() {
   local mode=$1 exe_pattern=$2
@@ -794,7 +954,7 @@ case_fetchcontent() {
 
 case "$case_name" in
   build_order | incremental | retain_clean | standalone | parallel | errors | scale | \
-    find_package | add_subdirectory | fetchcontent)
+    find_package | add_subdirectory | fetchcontent | example)
     "case_$case_name"
     ;;
   *) fail "unknown case" ;;
