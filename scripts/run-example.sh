@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the example project (examples/) on a fresh Debian machine: installs
 # the packages, builds and installs sifstore into build/example/prefix,
-# configures examples/ with find_package(SifStore) and runs ninja. Then shows
-# each layer's builds and what its active lock records.
+# configures examples/ with find_package(SifStore) and runs ninja, then ninja
+# again, which must have nothing to do (else the script fails). Then shows
+# each layer's builds and what its active lock records, and runs the
+# application inside its image, printing its output.
 #
 # The layers are real Debian 12 images: the base is bootstrapped from the
 # Debian mirror the machine's apt sources name, the others install Debian,
@@ -31,7 +33,16 @@ cmake -S examples -B "$build/project" -G Ninja -DCMAKE_PREFIX_PATH="$build/prefi
 echo "== ninja: builds the layers whose inputs changed"
 ninja -C "$build/project"
 echo "== ninja again: nothing changed"
-ninja -C "$build/project"
+second=$(ninja -C "$build/project" 2>&1) || {
+  echo "$second"
+  exit 1
+}
+echo "$second"
+# Nothing but "ninja: no work to do." (after the directory Ninja enters).
+if [ "$(grep -v '^ninja: Entering directory' <<<"$second")" != "ninja: no work to do." ]; then
+  echo "run-example.sh: the second ninja did work: an unchanged project must build nothing" >&2
+  exit 1
+fi
 
 store=$build/project/containers
 for layer in base python app; do
@@ -53,5 +64,5 @@ for layer in base python app; do
 done
 
 echo
-echo "== the application, run inside its image (ctest)"
-ctest --test-dir "$build/project" --output-on-failure
+echo "== the application, run inside its image (ctest -V: the command and its output)"
+ctest --test-dir "$build/project" -V
