@@ -8,7 +8,6 @@
 #include <set>
 
 #include "core/error.h"
-#include "core/fs.h"
 #include "core/text.h"
 #include "core/user_file.h"
 
@@ -668,10 +667,7 @@ std::string depfile_text(const std::string& target, const std::vector<std::strin
 
 void write_depfile(const std::string& path, const std::string& target,
                    const std::vector<std::string>& deps, std::vector<std::string>* skipped) {
-  std::string text = depfile_text(target, deps, skipped);
-  stdfs::path p(path);
-  std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
-  Dir::open(dir).write_file_atomic(p.filename().string(), text);
+  write_user_file(path, depfile_text(target, deps, skipped), "depfile");
 }
 
 }  // namespace sifstore

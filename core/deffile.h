@@ -157,7 +157,8 @@ std::vector<std::string> def_inputs(const DefFile& def,
 // will not rerun the build).
 std::string depfile_text(const std::string& target, const std::vector<std::string>& deps,
                          std::vector<std::string>* skipped = nullptr);
-// Writes depfile_text() to path atomically (temporary name, rename).
+// Writes depfile_text() to path as every output the user names is written
+// (write_user_file: a regular file atomically, a device or FIFO into).
 void write_depfile(const std::string& path, const std::string& target,
                    const std::vector<std::string>& deps,
                    std::vector<std::string>* skipped = nullptr);

@@ -10,9 +10,9 @@
 
 #include "core/deffile.h"
 #include "core/error.h"
-#include "core/fs.h"
 #include "core/locked_def.h"
 #include "core/lockfile.h"
+#include "core/user_file.h"
 #include "tool/cmd_lock_capture.h"
 #include "tool/command.h"
 #include "tool/output.h"
@@ -31,17 +31,10 @@ const Command kLockDef{
 const Command kLockDiff{"lock diff", "lock diff A.lock B.lock [--json]",
                         "compare the version sets of two locks; exit 1 when they differ", nullptr};
 
-// Writes text to path atomically (temporary name, fsync, rename).
-void write_output(const std::string& path, const std::string& text) {
-  std::filesystem::path p(path);
-  if (!p.has_filename()) throw Error("-o " + path + ": not a file name");
-  std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
-  Dir::open(dir).write_file_atomic(p.filename().string(), text);
-}
-
 int lock_def(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
-  d.add_options()("output,o", po::value<std::string>(), "write to FILE (default: stdout)")(
+  d.add_options()("output,o", po::value<std::string>(),
+                  "write to FILE (default, or -: stdout), then print its name")(
       "base", po::value<std::string>(),
       "the exact base SIF the 'Bootstrap: localimage' stage builds from")(
       "pin-apt", po::bool_switch(),
@@ -62,8 +55,8 @@ int lock_def(Context& ctx, const std::vector<std::string>& args) {
   std::string text = locked_def_text(rough, lock, opts);
   if (vm->count("output")) {
     std::string out = (*vm)["output"].as<std::string>();
-    write_output(out, text);
-    ctx.out << out << "\n";
+    if (write_user_file(out, text, "-o") != UserFileWritten::kStandardOutput)
+      ctx.out << out << "\n";
   } else {
     ctx.out << text;
   }

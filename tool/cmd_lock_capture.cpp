@@ -1,13 +1,12 @@
 // `sifstore lock capture`: write the lock of an image (core/capture.h).
 #include "tool/cmd_lock_capture.h"
 
-#include <filesystem>
 #include <ostream>
 
 #include "core/capture.h"
 #include "core/error.h"
-#include "core/fs.h"
 #include "core/lockfile.h"
+#include "core/user_file.h"
 
 namespace sifstore::tool {
 namespace {
@@ -23,7 +22,8 @@ const Command kLockCapture{
 
 int lock_capture(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
-  d.add_options()("output,o", po::value<std::string>(), "write the lock to FILE (default: stdout)")(
+  d.add_options()("output,o", po::value<std::string>(),
+                  "write the lock to FILE (default, or -: stdout), then a summary")(
       "method", po::value<std::string>()->default_value("static"), "static or exec")(
       "builder", po::value<std::string>()->default_value("apptainer"),
       "the apptainer command line for --method exec");
@@ -44,13 +44,11 @@ int lock_capture(Context& ctx, const std::vector<std::string>& args) {
     ctx.out << format_lock(lock);
     return 0;
   }
-  std::filesystem::path out((*vm)["output"].as<std::string>());
-  if (!out.has_filename()) throw Error("-o " + out.string() + ": not a file name");
-  Dir dir = Dir::open(out.has_parent_path() ? out.parent_path().string() : ".");
-  write_lock_file(dir, out.filename().string(), lock);
-  ctx.out << "wrote " << out.string() << ": " << lock.pip.size() << " pip, " << lock.dpkg.size()
-          << " dpkg, " << node_versions(lock.node).size() << " node packages ("
-          << lock.facts["captured-by"] << " capture)\n";
+  std::string out = (*vm)["output"].as<std::string>();
+  if (write_user_file(out, format_lock(lock), "-o") == UserFileWritten::kStandardOutput) return 0;
+  ctx.out << "wrote " << out << ": " << lock.pip.size() << " pip, " << lock.dpkg.size() << " dpkg, "
+          << node_versions(lock.node).size() << " node packages (" << lock.facts["captured-by"]
+          << " capture)\n";
   return 0;
 }
 
