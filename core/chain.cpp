@@ -357,7 +357,12 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     vo.build_args = o.build_args;
     vo.capture = o.capture;
     vo.echo_fd = o.echo_fd;
-    result.verify = verify_build(store, vo);
+    try {
+      result.verify = verify_build(store, vo);
+    } catch (const Error& e) {
+      // The build stays published (and pointed): only its round trip failed.
+      throw Error(o.layer + "-" + ts + " was built and published, but " + e.what());
+    }
   }
   return result;
 }
@@ -416,15 +421,17 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
                         O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
   Fd log(log_fd);
   append_line(log.get(), "sifstore: round-trip verify of " + o.layer + "-" + ts);
+  // Only a completed comparison changes a marker: a rebuild or capture that
+  // fails, or is interrupted, leaves the build's marker as it was.
   Lock rebuilt;
   try {
     run_builder_build(builder, o.build_args, out, absolute(paths.def), cwd, log.get(), o.echo_fd,
-                      "verify rebuild of " + o.layer + "-" + ts, paths.build_log);
+                      "the rebuild from the locked def", paths.build_log);
     rebuilt = capture_lock(out, o.capture, o.builder);
   } catch (const Error& e) {
-    store.mark_unverified(o.layer, ts,
-                          std::string("rebuild from the locked def failed: ") + e.what());
-    throw;
+    std::string why = std::string("could not verify ") + o.layer + "-" + ts + ": " + e.what();
+    append_line(log.get(), "sifstore: " + why);
+    throw Error(why + " (its marker is unchanged)");
   }
   VerifyResult r;
   r.diff = compare_locks(original, rebuilt);

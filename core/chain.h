@@ -82,8 +82,11 @@ struct VerifyOptions {
 // Rebuilds a build from its locked def into a hidden temporary image,
 // captures its lock, compares it with the build's lock and writes the
 // `.verified` or `.unverified` marker (with the drift summary). The rebuilt
-// image is removed. A rebuild that fails is an Error (and marks the build
-// unverified with the reason).
+// image is removed. Only a completed comparison writes a marker: a rebuild or
+// capture that fails or is interrupted is an Error "could not verify
+// <layer>-<ts>: <reason>" and leaves the build's marker (or its absence) as
+// it was. (build_layer with `verify`: the build stays published and the
+// Error says so.)
 VerifyResult verify_build(const Store& store, const VerifyOptions& options);
 
 // The hidden names of a build in progress, in the layer directory.

@@ -18,7 +18,8 @@ void check_companions(const Dir& dir, const std::string& layer, const std::strin
                       std::vector<std::string>& warnings) {
   std::string def_name = artifact_name(layer, ts, Artifact::kDef);
   auto def_text = dir.read_file(def_name);
-  if (!def_text) throw Error("build " + layer + "-" + ts + " has no locked def " + dir.path_of(def_name));
+  if (!def_text)
+    throw Error("build " + layer + "-" + ts + " has no locked def " + dir.path_of(def_name));
   if (auto it = lock.facts.find("locked-def-sha256"); it != lock.facts.end()) {
     std::string actual = sha256_hex(*def_text);
     if (actual != it->second)
@@ -39,8 +40,8 @@ void check_companions(const Dir& dir, const std::string& layer, const std::strin
   std::string actual = sha256_hex(lock_text);
   if (recorded != actual)
     throw Error(dir.path_of(artifact_name(layer, ts, Artifact::kLock)) +
-                " changed after it was built: its sha256 is " + actual + ", the build log recorded " +
-                recorded);
+                " changed after it was built: its sha256 is " + actual +
+                ", the build log recorded " + recorded);
 }
 
 CheckResult check_layer(const Store& store, const std::string& layer,
@@ -87,18 +88,26 @@ CheckResult check_layer(const Store& store, const std::string& layer,
     r.state = "verified";
   } else if (auto body = dir->read_file(artifact_name(layer, *ts, Artifact::kUnverified))) {
     r.state = "unverified";
+    // The marker reads "reproducibility unverified at <time>\n<reason>\n":
+    // the detail is "at <time>; <reason>", which the message below follows
+    // without saying "reproducibility unverified" twice.
     std::string detail = *body;
     while (!detail.empty() && detail.back() == '\n') detail.pop_back();
-    for (auto& c : detail)
-      if (c == '\n') c = ';';
-    r.detail = detail;
+    static const std::string kHead = "reproducibility unverified ";
+    if (detail.rfind(kHead, 0) == 0) detail.erase(0, kHead.size());
+    std::string joined;
+    for (char c : detail) joined += c == '\n' ? std::string("; ") : std::string(1, c);
+    r.detail = joined;
   } else {
     r.state = "unknown";
     r.detail = "no round-trip marker found";
   }
   if (r.state != "verified") {
-    std::string msg = layer + "-" + *ts + ": reproducibility unverified: " + r.detail;
-    if (required) throw Error(msg + " (verification is required; run: sifstore verify " + layer + ")");
+    bool at = r.detail.rfind("at ", 0) == 0;
+    std::string msg =
+        layer + "-" + *ts + ": reproducibility unverified" + (at ? " " : ": ") + r.detail;
+    if (required)
+      throw Error(msg + " (verification is required; run: sifstore verify " + layer + ")");
     r.warnings.push_back(msg);
   }
   return r;

@@ -111,6 +111,15 @@ class Group {
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
+  // Signals the leader alone (not its children) and waits for its exit status.
+  int signal_leader_and_wait(int sig) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
   // kill -9 of the whole group, then reap the leader.
   void kill_all() {
     if (pid_ <= 0) return;
@@ -279,6 +288,89 @@ TEST_F(BuildFailure, KilledVerifyLeavesDebrisThatIsCleared) {
   r = cli({"verify", "base", ts1, "--builder", kStandin});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(exists(artifact("base", ts1, "verified")));
+  EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+}
+
+// A verify that does not complete its comparison -- interrupted (Ctrl-C to
+// the group, SIGTERM to sifstore alone), killed, or failing in the builder
+// -- leaves a verified build verified: "could not verify", exit 1, and
+// `check --require-verified` still passes.
+TEST_F(BuildFailure, AnUnfinishedVerifyLeavesTheMarker) {
+  std::string ts = build_ok("base", "base.def", {"--verify"});
+  ASSERT_TRUE(exists(artifact("base", ts, "verified")));
+  std::string marker = read_file(artifact("base", ts, "verified"));
+  auto expect_unchanged = [&](const std::string& how) {
+    SCOPED_TRACE(how);
+    EXPECT_EQ(read_file(artifact("base", ts, "verified")), marker);
+    EXPECT_FALSE(exists(artifact("base", ts, "unverified")));
+    auto r = cli({"check", "base", "--require-verified"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, artifact("base", ts, "sif") + "\n");
+  };
+  std::string could_not = "sifstore: error: could not verify base-" + ts + ": ";
+  for (int sig : {SIGINT, SIGTERM}) {
+    Group g(argv({"verify", "base", "--builder", kStandin}), env({"SIFSTORE_STANDIN_HANG=60"}),
+            t.path(), t / "verify.out");
+    ASSERT_TRUE(g.wait_output("SIFSTORE_STANDIN_HANG", 30)) << g.output();
+    int status = sig == SIGINT ? g.resume_and_wait(SIGINT) : g.signal_leader_and_wait(SIGTERM);
+    EXPECT_EQ(status, 1) << g.output();
+    EXPECT_TRUE(contains(g.output(), could_not + "the rebuild from the locked def interrupted"))
+        << g.output();
+    EXPECT_TRUE(contains(g.output(), "(its marker is unchanged)")) << g.output();
+    expect_unchanged(strsignal(sig));
+    EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+  }
+  {
+    Group g(argv({"verify", "base", "--builder", kStandin}), env({"SIFSTORE_STANDIN_HANG=60"}),
+            t.path(), t / "verify.out");
+    ASSERT_TRUE(g.wait_output("SIFSTORE_STANDIN_HANG", 30)) << g.output();
+    g.kill_all();
+    expect_unchanged("kill -9");
+    ASSERT_EQ(cli({"fsck", "--repair"}).status, 0);
+  }
+  for (const char* at : {"post", "sif"}) {
+    auto r = cli({"verify", "base", "--builder", kStandin},
+                 {"SIFSTORE_STANDIN_FAIL=3", std::string("SIFSTORE_STANDIN_FAIL_AT=") + at});
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_TRUE(contains(error_line(r), could_not + "the rebuild from the locked def failed"))
+        << r.err;
+    expect_unchanged(std::string("builder fails at ") + at);
+    EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
+  }
+  // A build never verified gets no marker from a failed verify either.
+  std::string ts2 = build_ok("base");
+  auto r = cli({"verify", "base", "--builder", kStandin}, {"SIFSTORE_STANDIN_FAIL=3"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_FALSE(exists(artifact("base", ts2, "verified")));
+  EXPECT_FALSE(exists(artifact("base", ts2, "unverified")));
+}
+
+// `build --verify` whose round trip cannot complete: the build stays
+// published and latest, without a marker, and the command fails saying so.
+TEST_F(BuildFailure, BuildVerifyThatCannotCompleteKeepsTheBuild) {
+  // A builder whose rebuilds from a locked def fail (the build's own def is
+  // the hidden .build.def).
+  std::string wrapper = t / "rebuild-fails";
+  write_file(wrapper,
+             "#!/bin/sh\nfor a; do last=$a; done\n"
+             "case \"$1:$last\" in build:*.build.def|--version:*) ;;\n"
+             "build:*) echo 'rebuild-fails: no' >&2; exit 3;; esac\n"
+             "exec " +
+                 kStandin + " \"$@\"\n");
+  ::chmod(wrapper.c_str(), 0755);
+  auto r = cli({"build", "base", "--def", "base.def", "--builder", wrapper, "--verify", "-q"});
+  EXPECT_EQ(r.status, 1) << r.out;
+  std::string err = error_line(r);
+  auto all = builds("base");
+  ASSERT_EQ(all.size(), 1u) << r.err;
+  std::string ts = all[0];
+  EXPECT_EQ(latest("base"), ts);
+  EXPECT_TRUE(contains(err, "base-" + ts + " was built and published, but could not verify base-" +
+                                ts + ": the rebuild from the locked def failed"))
+      << err;
+  EXPECT_FALSE(exists(artifact("base", ts, "verified")));
+  EXPECT_FALSE(exists(artifact("base", ts, "unverified")));
+  expect_every_sif_complete("base");
   EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
 }
 

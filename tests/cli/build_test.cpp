@@ -129,6 +129,10 @@ TEST_F(BuildCli, VerifyNamesTheDriftedAptPackage) {
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "");
   EXPECT_TRUE(contains(error_line(r), "curl")) << r.err;
+  // Said once: "<layer>-<ts>: reproducibility unverified at <time>; <drift>".
+  EXPECT_TRUE(contains(error_line(r), "base-" + ts + ": reproducibility unverified at ")) << r.err;
+  EXPECT_FALSE(contains(r.err.substr(r.err.find("reproducibility") + 1), "reproducibility"))
+      << r.err;
 }
 
 TEST_F(BuildCli, VerifyNamesTheDriftedNpmPackage) {
