@@ -51,7 +51,9 @@ Commands
                   [VERIFY]
                   [EXCLUDE_FROM_ALL]
                   [BUILDER <command>...]
+                  [ARGS <key>=<value>...]
                   [BUILD_ARGS <arg>...]
+                  [TAKE_OVER]
                   [LAUNCHER <command>...]
                   [JOB_POOL <pool>])
 
@@ -103,9 +105,26 @@ Commands
     ``SIFSTORE_BUILDER`` environment variable at build time, else
     ``apptainer``.
 
+  ``ARGS <key>=<value>...``
+    Build arguments: the values of the definition's ``{{ key }}``
+    templates (``sifstore build --build-arg key=value``), e.g.
+    ``ARGS mirror=http://deb.debian.org/debian``.  ``sifstore`` renders
+    them itself (any Apptainer version, 1.1 included), records them in the
+    build's lock, and the locked definition has them rendered, so it
+    rebuilds (``sifstore verify``) without them.  A key is letters, digits
+    and ``_``; a value without ``=`` fails at configure time.  Values end up
+    in the build command line and the lock: no secrets here (``sifstore
+    build --secret-build-arg``).
+
   ``BUILD_ARGS <arg>...``
-    Extra words for ``<builder> build``, e.g. ``--fakeroot`` or
-    ``--build-arg`` ``VERSION=3``.
+    Extra words for ``<builder> build`` (``sifstore build --builder-arg``),
+    e.g. ``--fakeroot``.
+
+  ``TAKE_OVER``
+    Build the layer even when its store's builds of it were made from
+    another definition (``sifstore build --take-over``): a project moved or
+    renamed keeps its layers.  Without it, such a build is refused, since
+    two projects sharing a store and a layer name would cross their images.
 
   ``LAUNCHER <command>...``
     A command that runs the build, e.g. ``srun -p build -c 8`` to build on
@@ -116,7 +135,7 @@ Commands
     The Ninja job pool of the build (see :prop_gbl:`JOB_POOLS`), e.g. to
     build at most two layers at a time.  Default: ``SIFSTORE_JOB_POOL``.
 
-  The list keywords ``DEPENDS``, ``BUILDER``, ``BUILD_ARGS`` and
+  The list keywords ``DEPENDS``, ``BUILDER``, ``ARGS``, ``BUILD_ARGS`` and
   ``LAUNCHER`` accept an empty list, as CMake's own commands do, so that
   a list variable can be passed whatever it holds: ``BUILD_ARGS ${args}``
   with ``args`` empty (or ``BUILD_ARGS "${args}"``) is the same as leaving
@@ -162,7 +181,7 @@ Commands
     rebuilding the base layer rebuilds this layer and every layer built
     ``FROM`` it, nothing else.  A second ``ninja`` does nothing.
   * Ninja also reruns a build whose command changed: a different
-    ``BUILDER``, ``BUILD_ARGS``, ``FROM``, ``RETAIN``, ``VERIFY``,
+    ``BUILDER``, ``ARGS``, ``BUILD_ARGS``, ``FROM``, ``RETAIN``, ``VERIFY``,
     ``LAUNCHER``, ``ROOT`` or ``sifstore`` path rebuilds that layer (and
     those built ``FROM`` it).  Re-running CMake alone rebuilds nothing.
   * The timestamped builds are not registered outputs, so ``ninja clean``
@@ -294,9 +313,9 @@ function(_sifstore_def_bootstrap def out)
 endfunction()
 
 function(add_sif_layer layer)
-  set(options VERIFY EXCLUDE_FROM_ALL)
+  set(options VERIFY EXCLUDE_FROM_ALL TAKE_OVER)
   set(one_value ROOT DEF FROM RETAIN JOB_POOL)
-  set(multi_value DEPENDS BUILDER BUILD_ARGS LAUNCHER)
+  set(multi_value DEPENDS BUILDER ARGS BUILD_ARGS LAUNCHER)
   set(where "add_sif_layer(${layer})")
   if(layer IN_LIST options OR layer IN_LIST one_value OR layer IN_LIST multi_value)
     message(FATAL_ERROR
@@ -316,7 +335,8 @@ function(add_sif_layer layer)
       endforeach()
     endif()
     message(FATAL_ERROR "${where}: unknown argument(s):${unknown} (the keywords are "
-      "DEF ROOT FROM DEPENDS RETAIN VERIFY EXCLUDE_FROM_ALL BUILDER BUILD_ARGS LAUNCHER JOB_POOL)")
+      "DEF ROOT FROM DEPENDS RETAIN VERIFY EXCLUDE_FROM_ALL BUILDER ARGS BUILD_ARGS LAUNCHER "
+      "JOB_POOL TAKE_OVER)")
   endif()
   # A single-value keyword needs a value. A list keyword may be given an
   # empty list (`BUILD_ARGS ${args}` with args empty): that is the same as
@@ -457,7 +477,16 @@ function(add_sif_layer layer)
     list(APPEND builder_args "--builder=${builder_line}")
   endif()
   foreach(word IN LISTS arg_BUILD_ARGS)
-    list(APPEND builder_args "--build-arg=${word}")
+    list(APPEND builder_args "--builder-arg=${word}")
+  endforeach()
+  # ARGS: build arguments, for the build only (the locked def has them rendered).
+  set(build_arg_options "")
+  foreach(kv IN LISTS arg_ARGS)
+    if(NOT kv MATCHES "^[A-Za-z0-9_]+=")
+      message(FATAL_ERROR "${where}: ARGS takes <key>=<value> (key: letters, digits, _ as in "
+        "{{ key }}), not '${kv}'; extra words for the builder go in BUILD_ARGS")
+    endif()
+    list(APPEND build_arg_options "--build-arg=${kv}")
   endforeach()
   if(DEFINED arg_LAUNCHER)
     set(launcher ${arg_LAUNCHER})
@@ -477,6 +506,9 @@ function(add_sif_layer layer)
   if(arg_VERIFY)
     list(APPEND build_options --verify)
   endif()
+  if(arg_TAKE_OVER)
+    list(APPEND build_options --take-over)
+  endif()
   set(pool_options "")
   if(pool)
     set(pool_options JOB_POOL ${pool})
@@ -493,7 +525,7 @@ function(add_sif_layer layer)
   add_custom_command(
     OUTPUT "${image}"
     COMMAND ${launcher} "${sifstore}" --root "${root}" build ${layer} --def "${def}"
-            ${from_args} ${builder_args} ${build_options}
+            ${from_args} ${builder_args} ${build_arg_options} ${build_options}
             --depfile "${depfile}" --depfile-target "${image}"
     DEPENDS "${def}" ${from_depends} ${arg_DEPENDS}
     DEPFILE "${depfile}"

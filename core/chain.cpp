@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "core/config.h"
@@ -171,21 +174,32 @@ class BuildCleanup {
   bool done_ = false;
 };
 
-// Runs `<builder> build [args] <out> <def>` in cwd, logging to log_fd.
+// Runs `<builder> build [builder args] [--build-arg KEY=VALUE for each
+// secret] <out> <def>` in cwd, logging to log_fd (secret values shown as
+// "<secret>").
 void run_builder_build(const std::vector<std::string>& builder,
-                       const std::vector<std::string>& build_args, const std::string& out,
+                       const std::vector<std::string>& builder_args,
+                       const std::map<std::string, std::string>& secrets, const std::string& out,
                        const std::string& def, const std::string& cwd, int log_fd, int echo_fd,
                        const std::string& what, const std::string& log_path) {
   std::vector<std::string> argv = builder;
   argv.push_back("build");
-  argv.insert(argv.end(), build_args.begin(), build_args.end());
-  argv.push_back(out);
-  argv.push_back(def);
+  argv.insert(argv.end(), builder_args.begin(), builder_args.end());
   std::string shown;
   for (const auto& a : argv) shown += (shown.empty() ? "" : " ") + a;
+  for (const auto& [key, value] : secrets) {
+    argv.push_back("--build-arg");
+    argv.push_back(key + "=" + value);
+    shown += " --build-arg " + key + "=<secret>";
+  }
+  argv.push_back(out);
+  argv.push_back(def);
+  shown += " " + out + " " + def;
   append_line(log_fd, "sifstore: " + what + ": " + shown);
   append_line(log_fd, "sifstore: in " + cwd);
-  StreamedRun run = run_streamed(argv, cwd, log_fd, echo_fd);
+  std::vector<std::string> redact;
+  for (const auto& [key, value] : secrets) redact.push_back(value);
+  StreamedRun run = run_streamed(argv, cwd, log_fd, echo_fd, redact);
   if (run.interrupted) throw Error(what + " interrupted (" + run.status.describe() + ")");
   if (!run.status.ok())
     throw Error(what + " failed: " + builder[0] + " " + run.status.describe() +
@@ -223,6 +237,46 @@ bool newer_build_published(const Dir& dir, std::string_view layer, std::string_v
   return false;
 }
 
+// The definition a layer is built from: what the lock of its newest build
+// with one records as `def-path` (nullopt for a new layer, or builds made by
+// the reference tool, which records none).
+std::optional<std::string> layer_definition(const Store& store, const std::string& layer) {
+  auto dir = store.layer_dir(layer);
+  if (!dir) return std::nullopt;
+  BuildListing listing = store.list_entries(layer);
+  for (const auto& b : listing.builds) {
+    if (!b.has(Artifact::kSif) || !b.has(Artifact::kLock)) continue;
+    try {
+      std::string name = artifact_name(layer, b.ts(), Artifact::kLock);
+      auto text = dir->read_file(name);
+      if (!text) continue;
+      Lock lock = parse_lock(*text, dir->path_of(name));
+      if (auto it = lock.facts.find("def-path"); it != lock.facts.end()) return it->second;
+    } catch (const Error&) {
+      // An unreadable lock says nothing about the owner: look further back.
+    }
+  }
+  return std::nullopt;
+}
+
+// Refuses to build a layer from another definition than the one it is built
+// from (two projects sharing a store and a layer name), unless take_over.
+void check_layer_definition(const Store& store, const BuildOptions& o, const std::string& def_abs) {
+  if (o.take_over) return;
+  auto owner = layer_definition(store, o.layer);
+  if (!owner || *owner == def_abs) return;
+  std::error_code ec;
+  if (stdfs::equivalent(*owner, def_abs, ec) && !ec) return;  // the same file by another path
+  bool gone = !stdfs::exists(*owner, ec);
+  throw Error("layer '" + o.layer + "' of " + store.root() + " is built from " + *owner +
+              ", not from " + def_abs + (gone ? " (" + *owner + " no longer exists)" : "") +
+              "; nothing was built. One layer of a store has one definition: give this one "
+              "another layer name, or another store (--root / ROOT), or, if " +
+              def_abs + " now stands in for " + *owner +
+              " (a project moved or renamed), take the layer over with --take-over "
+              "(add_sif_layer(... TAKE_OVER))");
+}
+
 }  // namespace
 
 std::string partial_sif_name(std::string_view layer, std::string_view ts) {
@@ -242,8 +296,41 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   // Everything that can be checked before the store is touched is checked
   // first, so that bad input leaves the store as it was.
   check_layer_name(o.layer);
-  DefFile def = read_def_file(o.def_path);
+  // The rough def as written, and as the builder gets it: build arguments
+  // rendered (see render_build_args), secrets left to the builder.
+  DefFile rough = read_def_file(o.def_path);
+  std::set<std::string> secret_names;
+  for (const auto& [key, value] : o.secret_build_args) {
+    if (o.build_args.count(key))
+      throw Error("build argument '" + key +
+                  "' is given both as --build-arg and as --secret-build-arg");
+    secret_names.insert(key);
+  }
+  RenderedDef rendered = render_build_args(rough, o.build_args, secret_names);
+  DefFile def = rendered.text == rough.text ? rough : parse_def(rendered.text, o.def_path);
+  std::map<std::string, std::string> build_arg_facts;
+  if (!rendered.values.empty()) {
+    try {
+      build_arg_facts["build-args"] = nlohmann::json(rendered.values).dump();
+    } catch (const nlohmann::json::exception&) {
+      throw Error(o.def_path + ": a build argument value is not UTF-8 text");
+    }
+  }
+  if (!secret_names.empty()) {
+    std::string names;
+    for (const auto& n : secret_names) names += (names.empty() ? "" : " ") + n;
+    build_arg_facts["secret-build-args"] = names;
+  }
+  // The %files sources the depfile lists, resolved with the same values
+  // (not the secrets: nothing SifStore writes holds them).
+  std::vector<std::string> source_warnings;
+  for (const auto& src : def_sources(rough, o.build_args))
+    if (!src.resolved)
+      source_warnings.push_back(o.def_path + ":" + std::to_string(src.line) + ": %files source '" +
+                                src.src + "' cannot be resolved (" + src.why +
+                                "): a change to it will not rebuild the layer");
   std::string def_abs = absolute(o.def_path);
+  check_layer_definition(store, o, def_abs);
   std::vector<std::string> builder = split_command_line(o.builder);
   if (builder.empty()) throw Error("empty builder command");
   builder[0] = find_program(builder[0], "builder");
@@ -265,6 +352,8 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     LayerLock lock(dir);
     clear_debris(dir, find_debris(dir, o.layer));
   }
+  if (o.warn)
+    for (const auto& w : source_warnings) o.warn(w);
   BuildResult result;
   result.ts = store.reserve(o.layer);
   const std::string& ts = result.ts;
@@ -277,11 +366,14 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   Fd log = open_log(dir, partial_log_name(o.layer, ts));
   append_line(log.get(), "sifstore: layer " + o.layer + ", build " + ts);
   append_line(log.get(), "sifstore: definition " + def_abs);
+  for (const auto& [key, value] : rendered.values)
+    append_line(log.get(), "sifstore: build argument " + key + "=" + value);
+  for (const auto& w : source_warnings) append_line(log.get(), "sifstore: warning: " + w);
   if (base) append_line(log.get(), "sifstore: base image " + base->exact);
   dir.write_file_atomic(build_def_name(o.layer, ts), build_def);
   if (base) confirm_base_kept(store, o, *base);
   std::string partial = absolute(dir.path_of(partial_sif_name(o.layer, ts)));
-  run_builder_build(builder, o.build_args, partial,
+  run_builder_build(builder, o.builder_args, o.secret_build_args, partial,
                     absolute(dir.path_of(build_def_name(o.layer, ts))), def.dir, log.get(),
                     o.echo_fd, "build of " + o.layer, result.paths.build_log);
 
@@ -293,11 +385,12 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   Lock lock = capture_lock(partial, o.capture, o.builder, &capture_warnings);
   for (const auto& w : capture_warnings)
     for (int fd : {log.get(), o.echo_fd}) append_line(fd, "sifstore: warning: " + w);
-  lock.facts["def-sha256"] = sha256_hex(def.text);
+  lock.facts["def-sha256"] = sha256_hex(rough.text);
   lock.facts["def-path"] = def_abs;
   lock.facts["builder"] = o.builder;
   lock.facts["builder-version"] = builder_version(builder);
   if (base) lock.facts["base-image"] = base->exact;
+  lock.facts.insert(build_arg_facts.begin(), build_arg_facts.end());
 
   debug_stop_point("captured");
 
@@ -319,7 +412,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     LayerLock layer_lock(dir);
     write_lock_file(dir, artifact_name(o.layer, ts, Artifact::kLock), lock);
     dir.write_file_atomic(artifact_name(o.layer, ts, Artifact::kDef), locked);
-    dir.write_file_atomic(artifact_name(o.layer, ts, Artifact::kRoughDef), def.text);
+    dir.write_file_atomic(artifact_name(o.layer, ts, Artifact::kRoughDef), rough.text);
     dir.unlink(build_def_name(o.layer, ts));
     debug_stop_point("publishing");
     append_record(log.get(), std::string(kLockDigestLogPrefix) + sha256_hex(format_lock(lock)),
@@ -343,7 +436,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
 
   if (o.depfile) {
     std::vector<std::string> deps = {def_abs};
-    for (auto& input : def_inputs(def)) deps.push_back(std::move(input));
+    for (auto& input : def_inputs(rough, o.build_args)) deps.push_back(std::move(input));
     if (base) deps.push_back(base->depend_on);
     write_depfile(*o.depfile, o.depfile_target.value_or(absolute(result.paths.pointer)), deps);
   }
@@ -354,7 +447,8 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     vo.layer = o.layer;
     vo.ts = ts;
     vo.builder = o.builder;
-    vo.build_args = o.build_args;
+    vo.builder_args = o.builder_args;
+    vo.secret_build_args = o.secret_build_args;
     vo.capture = o.capture;
     vo.echo_fd = o.echo_fd;
     try {
@@ -387,6 +481,24 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
   Lock original = parse_lock(*lock_text, paths.lock);
   if (!dir->exists(artifact_name(o.layer, ts, Artifact::kDef)))
     throw Error("build " + o.layer + "-" + ts + " has no locked def: " + paths.def);
+  // The secrets the build was made with must be given again; no others.
+  std::set<std::string> secrets_needed;
+  if (auto it = original.facts.find("secret-build-args"); it != original.facts.end()) {
+    std::istringstream names(it->second);
+    for (std::string n; names >> n;) secrets_needed.insert(n);
+  }
+  for (const auto& n : secrets_needed)
+    if (!o.secret_build_args.count(n))
+      throw Error("build " + o.layer + "-" + ts + " was built with the secret build argument '" +
+                  n + "', which is not recorded: give it again with --secret-build-arg " + n +
+                  "=VALUE");
+  for (const auto& [n, v] : o.secret_build_args)
+    if (!secrets_needed.count(n))
+      throw Error(
+          "build " + o.layer + "-" + ts + " has no secret build argument '" + n +
+          "' (its lock names " +
+          (secrets_needed.empty() ? std::string("none") : original.facts["secret-build-args"]) +
+          ")");
   std::vector<std::string> builder = split_command_line(o.builder);
   if (builder.empty()) throw Error("empty builder command");
   builder[0] = find_program(builder[0], "builder");
@@ -425,8 +537,8 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
   // fails, or is interrupted, leaves the build's marker as it was.
   Lock rebuilt;
   try {
-    run_builder_build(builder, o.build_args, out, absolute(paths.def), cwd, log.get(), o.echo_fd,
-                      "the rebuild from the locked def", paths.build_log);
+    run_builder_build(builder, o.builder_args, o.secret_build_args, out, absolute(paths.def), cwd,
+                      log.get(), o.echo_fd, "the rebuild from the locked def", paths.build_log);
     rebuilt = capture_lock(out, o.capture, o.builder);
   } catch (const Error& e) {
     std::string why = std::string("could not verify ") + o.layer + "-" + ts + ": " + e.what();

@@ -28,6 +28,8 @@
 // reservation not yet released), pointed (before prune).
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,7 +44,20 @@ struct BuildOptions {
   std::string layer;
   std::string def_path;                   // the rough definition
   std::string builder = "apptainer";      // a command line
-  std::vector<std::string> build_args;    // extra words after `build`
+  std::vector<std::string> builder_args;  // extra words after `build` (--builder-arg)
+  // Template values ({{ KEY }}, --build-arg KEY=VALUE): rendered by SifStore
+  // into the def the builder gets and into the locked def, and recorded in
+  // the lock (fact "build-args", a JSON object of every value rendered).
+  std::map<std::string, std::string> build_args;
+  // Secret values (--secret-build-arg): never written anywhere by SifStore.
+  // Their templates stay in the defs; the builder gets them as its own
+  // `--build-arg KEY=VALUE` (Apptainer >= 1.2); the lock records their names
+  // only (fact "secret-build-args"), and the build log shows no value.
+  std::map<std::string, std::string> secret_build_args;
+  // A layer remembers the definition it is built from (its newest build's
+  // lock records `def-path`): a build from another definition is refused
+  // before anything is built, unless it takes the layer over.
+  bool take_over = false;
   std::optional<std::string> from_layer;  // base layer: its active build is the base
   std::optional<int> retain;              // else config.yaml, else 10
   bool verify = false;
@@ -51,6 +66,9 @@ struct BuildOptions {
   std::optional<std::string> depfile;         // write a Ninja depfile here
   std::optional<std::string> depfile_target;  // default: the latest pointer's path
   int echo_fd = 2;                            // build output also goes here; -1: only the log
+  // Told, before the build starts, of what the user should know: %files
+  // sources that cannot be resolved (the depfile cannot list them).
+  std::function<void(const std::string&)> warn;
 };
 
 struct VerifyResult {
@@ -62,19 +80,22 @@ struct BuildResult {
   std::string ts;
   ArtifactPaths paths;
   Lock lock;
-  bool pointed = false;               // latest now names this build
-  std::vector<std::string> pruned;    // `<ts>` removed by the prune step
+  bool pointed = false;             // latest now names this build
+  std::vector<std::string> pruned;  // `<ts>` removed by the prune step
   std::optional<VerifyResult> verify;
-  std::optional<std::string> base;    // the exact base SIF, for FROM builds
+  std::optional<std::string> base;  // the exact base SIF, for FROM builds
 };
 
 BuildResult build_layer(const Store& store, const BuildOptions& options);
 
 struct VerifyOptions {
   std::string layer;
-  std::optional<std::string> ts;       // default: the active build
+  std::optional<std::string> ts;  // default: the active build
   std::string builder = "apptainer";
-  std::vector<std::string> build_args;
+  std::vector<std::string> builder_args;  // extra words after `build`
+  // The values of the build's secret build arguments (the lock names them);
+  // a missing one is an Error naming it, before the builder runs.
+  std::map<std::string, std::string> secret_build_args;
   CaptureMethod capture = CaptureMethod::kStatic;
   int echo_fd = 2;
 };

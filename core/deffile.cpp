@@ -200,14 +200,16 @@ struct Templated {
   std::string undefined;  // the first undefined name, "" when none
 };
 
-// Replaces every "{{ name }}" in text (Go: {{\s*(\w+)\s*}}) by lookup(name).
+// Replaces every "{{ name }}" in text (Go: {{\s*(\w+)\s*}}) by lookup(name);
+// templates starting at `limit` or later are left as written.
 template <typename Lookup>
-Templated fill_templates(std::string_view text, Lookup lookup) {
+Templated fill_templates(std::string_view text, Lookup lookup,
+                         size_t limit = std::string_view::npos) {
   Templated out;
   size_t i = 0;
   while (i < text.size()) {
     size_t open = text.find("{{", i);
-    if (open == std::string_view::npos) break;
+    if (open == std::string_view::npos || open >= limit) break;
     size_t r = open + 2;
     while (r < text.size() && re_space(text[r])) ++r;
     size_t w = r;
@@ -508,6 +510,105 @@ DefFile parse_def(std::string_view text, const std::string& path) {
 
 DefFile read_def_file(const std::string& path) {
   return parse_def(read_user_file(path, "definition file"), path);
+}
+
+bool valid_build_arg_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), re_word);
+}
+
+RenderedDef render_build_args(const DefFile& def,
+                              const std::map<std::string, std::string>& build_args,
+                              const std::set<std::string>& kept) {
+  for (const auto& [name, value] : build_args) {
+    if (!valid_build_arg_name(name))
+      throw Error("invalid build argument name '" + name +
+                  "': a name is letters, digits and '_' (as in {{ name }})");
+    if (value.find_first_of("\r\n") != std::string::npos)
+      throw Error("build argument '" + name + "': its value holds a line break");
+  }
+  for (const auto& name : kept)
+    if (!valid_build_arg_name(name))
+      throw Error("invalid build argument name '" + name +
+                  "': a name is letters, digits and '_' (as in {{ name }})");
+
+  // The stage of each line, and the %arguments lines, which are dropped.
+  std::vector<std::string_view> lines;
+  for (std::string_view rest = def.text; !rest.empty();) {
+    size_t nl = rest.find('\n');
+    lines.push_back(rest.substr(0, nl == std::string_view::npos ? rest.size() : nl + 1));
+    rest.remove_prefix(lines.back().size());
+  }
+  std::vector<const DefStage*> stage_of(lines.size() + 2, nullptr);
+  std::vector<bool> dropped(lines.size() + 2, false);
+  std::vector<std::map<std::string, std::string>> defaults;
+  defaults.reserve(def.stages.size());
+  for (const auto& stage : def.stages) {
+    defaults.push_back(stage.argument_defaults());
+    for (size_t n = stage.line; n <= stage.end_line && n < stage_of.size(); ++n)
+      stage_of[n] = &stage;
+    for (const auto& sec : stage.sections)
+      if (sec.name == "arguments")
+        for (size_t n = sec.line; n <= sec.end_line && n < dropped.size(); ++n) dropped[n] = true;
+  }
+
+  RenderedDef out;
+  std::set<std::string> used;
+  bool changed = false;
+  for (size_t n = 1; n <= lines.size(); ++n) {
+    std::string_view line = lines[n - 1];
+    if (dropped[n]) {
+      changed = true;
+      continue;
+    }
+    if (line.find("{{") == std::string_view::npos || !stage_of[n]) {
+      out.text.append(line);
+      continue;
+    }
+    const auto& stage_defaults = defaults[stage_of[n] - def.stages.data()];
+    std::string undefined;
+    auto value_of = [&](const std::string& name) -> std::optional<std::string> {
+      if (auto it = build_args.find(name); it != build_args.end()) return it->second;
+      if (auto it = stage_defaults.find(name); it != stage_defaults.end()) return it->second;
+      return std::nullopt;
+    };
+    auto lookup = [&](const std::string& name) -> std::optional<std::string> {
+      used.insert(name);
+      if (kept.count(name)) return std::nullopt;  // left for the builder
+      auto v = value_of(name);
+      if (!v) {
+        if (undefined.empty()) undefined = name;
+        return v;
+      }
+      // One level of nesting inside a value, as Apptainer allows.
+      std::string value = fill_templates(*v, value_of).text;
+      out.values[name] = value;
+      return value;
+    };
+    // As Apptainer: a template after a comment ('#' and a character other
+    // than '!') is left as written.
+    size_t limit = std::string_view::npos;
+    for (size_t i = 0; i + 1 < line.size(); ++i)
+      if (line[i] == '#' && line[i + 1] != '!') {
+        limit = i + 2;
+        break;
+      }
+    auto filled = fill_templates(line, lookup, limit);
+    if (!undefined.empty())
+      throw Error(where(def.path, n) + "build argument '" + undefined +
+                  "' is not defined: give it with --build-arg " + undefined +
+                  "=VALUE or a default in %arguments");
+    changed = changed || filled.text != line;
+    out.text += filled.text;
+  }
+  std::vector<std::string> given;
+  for (const auto& arg : build_args) given.push_back(arg.first);
+  given.insert(given.end(), kept.begin(), kept.end());
+  for (const auto& name : given)
+    if (!used.count(name))
+      throw Error(def.path + ": build argument '" + name +
+                  "' is not used: the definition has no {{ " + name + " }} outside comments");
+  if (!changed) out.text = def.text;
+  return out;
 }
 
 std::vector<DefSource> def_sources(const DefFile& def,

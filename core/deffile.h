@@ -39,6 +39,7 @@
 
 #include <cstddef>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,6 +110,34 @@ DefFile parse_def(std::string_view text, const std::string& path);
 // Reads and parses a definition file (following a symlink the user named,
 // never blocking on a FIFO).
 DefFile read_def_file(const std::string& path);
+
+// Build arguments. SifStore renders a def's '{{ name }}' templates itself
+// (Apptainer 1.1 has no --build-arg), so the def it hands the builder and the
+// locked def it keeps are valid for every Apptainer version and rebuild
+// without arguments.
+//
+// A name is letters, digits and '_' (Go's \w).
+bool valid_build_arg_name(std::string_view name);
+
+struct RenderedDef {
+  std::string text;                           // the def with its templates rendered
+  std::map<std::string, std::string> values;  // each argument rendered -> its value
+};
+
+// Renders every '{{ name }}' as Apptainer does: the value from build_args,
+// else from the stage's %arguments defaults (one level of templates inside a
+// value is filled too); a template after a comment ('#' then a character
+// other than '!') is left as written. Names in `kept` (secrets) stay
+// templates, for the builder to fill. The %arguments sections are dropped
+// (Apptainer 1.1 refuses them; nothing is left for them to fill). Errors:
+// "<path>:<line>: build argument 'x' is not defined: ..." for a template
+// with no value, "<path>: build argument 'x' is not used: ..." for a given
+// argument (or kept name) no template names (Apptainer refuses those too), a
+// value holding a line break, an invalid name. A def without templates or
+// %arguments comes back byte for byte.
+RenderedDef render_build_args(const DefFile& def,
+                              const std::map<std::string, std::string>& build_args,
+                              const std::set<std::string>& kept = {});
 
 // One host source of a %files (or %appfiles) line.
 struct DefSource {

@@ -1,5 +1,7 @@
 #include "core/process.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -8,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/program_options/parsers.hpp>
 #include <cerrno>
@@ -154,7 +157,26 @@ std::string find_program(const std::string& argv0, const std::string& role) {
 }
 
 StreamedRun run_streamed(const std::vector<std::string>& argv, const std::string& cwd, int log_fd,
-                         int echo_fd) {
+                         int echo_fd, const std::vector<std::string>& redact) {
+  // Redaction: every occurrence of a value is replaced before anything is
+  // written; the last (longest value - 1) bytes wait for the next read, as
+  // they may begin an occurrence.
+  size_t longest = 0;
+  for (const auto& v : redact) longest = std::max(longest, v.size());
+  std::string pending;
+  auto emit = [&](bool all) {
+    for (const auto& v : redact) {
+      if (v.empty()) continue;
+      for (size_t at = pending.find(v); at != std::string::npos; at = pending.find(v, at + 8))
+        pending.replace(at, v.size(), "<secret>");
+    }
+    size_t keep = all || longest == 0 ? 0 : std::min(pending.size(), longest - 1);
+    size_t n = pending.size() - keep;
+    if (n == 0) return;
+    write_all(log_fd, pending.data(), n);
+    if (echo_fd >= 0) write_all(echo_fd, pending.data(), n);
+    pending.erase(0, n);
+  };
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) throw system_error("pipe");
   Fd read_end(p[0]);
@@ -174,9 +196,10 @@ StreamedRun run_streamed(const std::vector<std::string>& argv, const std::string
         break;
       }
       if (n == 0) break;
-      write_all(log_fd, buf, static_cast<size_t>(n));
-      if (echo_fd >= 0) write_all(echo_fd, buf, static_cast<size_t>(n));
+      pending.append(buf, static_cast<size_t>(n));
+      emit(false);
     }
+    emit(true);
     result.status = wait_child(pid);
     result.interrupted = g_interrupted.load();
   }

@@ -34,13 +34,14 @@ struct ExitStatus {
 // Runs argv in cwd (empty: the current directory). Its stdout and stderr go
 // to log_fd, and also to echo_fd unless echo_fd < 0. SIGINT/SIGTERM/SIGHUP
 // received meanwhile are forwarded to the child; `interrupted` tells whether
-// one arrived.
+// one arrived. Each non-empty string of `redact` (secret values) is written
+// as "<secret>" wherever the output holds it.
 struct StreamedRun {
   ExitStatus status;
   bool interrupted = false;
 };
-StreamedRun run_streamed(const std::vector<std::string>& argv, const std::string& cwd,
-                         int log_fd, int echo_fd);
+StreamedRun run_streamed(const std::vector<std::string>& argv, const std::string& cwd, int log_fd,
+                         int echo_fd, const std::vector<std::string>& redact = {});
 
 // Runs argv with stdin from /dev/null and returns what it printed. Output
 // beyond max_bytes is an Error (a runaway program).

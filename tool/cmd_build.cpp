@@ -1,12 +1,14 @@
 // Build-chain commands: build, verify, check, fsck.
 #include <unistd.h>
 
+#include <map>
 #include <optional>
 #include <ostream>
 
 #include "core/chain.h"
 #include "core/check.h"
 #include "core/config.h"
+#include "core/deffile.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/fsck.h"
@@ -62,13 +64,43 @@ void print_log_tail(Context& ctx, const Store& store, const std::string& layer) 
   }
 }
 
+// --build-arg / --secret-build-arg values: KEY=VALUE, KEY a template name
+// ({{ KEY }}); the last value of a key wins, as in Apptainer.
+std::map<std::string, std::string> key_values(const po::variables_map& vm, const char* option,
+                                              const char* command) {
+  std::map<std::string, std::string> out;
+  if (!vm.count(option)) return out;
+  for (const auto& kv : vm[option].as<std::vector<std::string>>()) {
+    size_t eq = kv.find('=');
+    std::string key = kv.substr(0, eq);
+    if (eq == std::string::npos || !valid_build_arg_name(key))
+      throw UsageError(std::string(command) + ": --" + option + " takes KEY=VALUE (KEY: letters, " +
+                       "digits, _ as in {{ KEY }}), not '" + kv +
+                       "'; extra words for the builder go in --builder-arg");
+    out[key] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+std::vector<std::string> words(const po::variables_map& vm, const char* option) {
+  return vm.count(option) ? vm[option].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
 int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
   d.add_options()("def", po::value<std::string>(), "the rough definition file (required)")(
       "builder", po::value<std::string>(),
       "builder command line (default: $SIFSTORE_BUILDER, else apptainer)")(
+      "builder-arg", po::value<std::vector<std::string>>()->composing(),
+      "an extra word for `<builder> build` (repeatable), e.g. --builder-arg=--fakeroot")(
       "build-arg", po::value<std::vector<std::string>>()->composing(),
-      "an extra word for `<builder> build` (repeatable), e.g. --build-arg=--fakeroot")(
+      "KEY=VALUE: the value of {{ KEY }} in the def (repeatable); rendered by sifstore and "
+      "recorded in the lock")(
+      "secret-build-arg", po::value<std::vector<std::string>>()->composing(),
+      "KEY=VALUE: as --build-arg, but never written by sifstore: passed to the builder as "
+      "its --build-arg (verify needs it again)")(
+      "take-over", po::bool_switch(),
+      "build the layer although it is built from another definition (a moved project)")(
       "from", po::value<std::string>(), "base layer: build on its active image and pin it")(
       "retain", po::value<int>(), "builds kept by the prune step (default: config.yaml, else 10)")(
       "verify", po::bool_switch(), "rebuild from the locked def and mark the build")(
@@ -88,7 +120,10 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   check_layer_name(o.layer);
   o.def_path = (*vm)["def"].as<std::string>();
   o.builder = vm->count("builder") ? (*vm)["builder"].as<std::string>() : default_builder();
-  if (vm->count("build-arg")) o.build_args = (*vm)["build-arg"].as<std::vector<std::string>>();
+  o.builder_args = words(*vm, "builder-arg");
+  o.build_args = key_values(*vm, "build-arg", "build");
+  o.secret_build_args = key_values(*vm, "secret-build-arg", "build");
+  o.take_over = (*vm)["take-over"].as<bool>();
   if (vm->count("from")) o.from_layer = (*vm)["from"].as<std::string>();
   if (vm->count("retain")) {
     o.retain = (*vm)["retain"].as<int>();
@@ -104,6 +139,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   if (vm->count("depfile")) o.depfile = (*vm)["depfile"].as<std::string>();
   if (vm->count("depfile-target")) o.depfile_target = (*vm)["depfile-target"].as<std::string>();
   o.echo_fd = (*vm)["quiet"].as<bool>() ? -1 : STDERR_FILENO;
+  o.warn = [&](const std::string& w) { ctx.err << "sifstore: warning: " << w << "\n"; };
 
   // A refused build on a root that did not exist leaves no empty root behind.
   std::vector<std::string> created = Dir::missing(ctx.root);
@@ -156,8 +192,12 @@ int cmd_verify(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
   d.add_options()("builder", po::value<std::string>(),
                   "builder command line (default: $SIFSTORE_BUILDER, else apptainer)")(
+      "builder-arg", po::value<std::vector<std::string>>()->composing(),
+      "an extra word for `<builder> build` (repeatable)")(
+      "secret-build-arg", po::value<std::vector<std::string>>()->composing(),
+      "KEY=VALUE: a secret build argument the build was made with (never written)")(
       "build-arg", po::value<std::vector<std::string>>()->composing(),
-      "an extra word for `<builder> build`")(
+      "not needed: the locked def has the build's arguments rendered")(
       "capture", po::value<std::string>()->default_value("static"), "lock capture: static or exec")(
       "quiet,q", po::bool_switch(), "do not stream the builder's output")(
       "json", po::bool_switch(), "print the comparison as JSON");
@@ -171,7 +211,12 @@ int cmd_verify(Context& ctx, const std::vector<std::string>& args) {
     check_ts(*o.ts);
   }
   o.builder = vm->count("builder") ? (*vm)["builder"].as<std::string>() : default_builder();
-  if (vm->count("build-arg")) o.build_args = (*vm)["build-arg"].as<std::vector<std::string>>();
+  if (vm->count("build-arg"))
+    throw UsageError(
+        "verify: --build-arg is not needed: the locked def has the build's arguments rendered "
+        "(a secret one: --secret-build-arg KEY=VALUE; extra words for the builder: --builder-arg)");
+  o.builder_args = words(*vm, "builder-arg");
+  o.secret_build_args = key_values(*vm, "secret-build-arg", "verify");
   try {
     o.capture = parse_capture_method((*vm)["capture"].as<std::string>());
   } catch (const Error& e) {

@@ -39,7 +39,7 @@ step() { echo "--- $*"; }
 # --- the fixture project ---------------------------------------------------
 #
 #   base    scratch; %files files/motd.txt and the directory files/conf.d;
-#           BUILD_ARGS fill its {{ hello_version }}; RETAIN 2
+#           ARGS fill its {{ hello_version }}; RETAIN 2
 #   mid     FROM base; BUILDER is a two-word command line with a blank in a word
 #   top     FROM mid; VERIFY
 #   other   scratch, independent; DEPENDS extra.txt; LAUNCHER logs its runs;
@@ -127,7 +127,7 @@ prologue() {
 fixture_layers() {
   cat <<EOF
 set(SIFSTORE_BUILDER "$SIFSTORE_STANDIN")
-add_sif_layer(base DEF base.def RETAIN 2 BUILD_ARGS --build-arg=hello_version=2.10-3)
+add_sif_layer(base DEF base.def RETAIN 2 ARGS hello_version=2.10-3)
 add_sif_layer(mid DEF mid.def FROM base
   BUILDER env "SIFSTORE_STANDIN_VERSION=9.9 e2e" "$SIFSTORE_STANDIN")
 add_sif_layer(top DEF top.def FROM mid VERIFY)
@@ -246,8 +246,10 @@ case_build_order() {
     fail "mid's lock does not name base's build"
   grep -q "^# base-image: $store/mid/mid-$(newest_ts mid).sif\$" "$store/$(active top | sed 's/\.sif$/.lock/')" ||
     fail "top's lock does not name mid's build"
-  # BUILD_ARGS reached the builder, BUILDER's words survived the trip.
-  grep -q '^hello=2.10-3$' "$store/$(active base | sed 's/\.sif$/.lock/')" || fail "BUILD_ARGS not applied"
+  # ARGS were rendered and recorded, BUILDER's words survived the trip.
+  grep -q '^hello=2.10-3$' "$store/$(active base | sed 's/\.sif$/.lock/')" || fail "ARGS not applied"
+  grep -q '^# build-args: {"hello_version":"2.10-3"}$' "$store/$(active base | sed 's/\.sif$/.lock/')" ||
+    fail "ARGS not recorded in the lock"
   grep -q '^# builder-version: apptainer version 9.9 e2e$' "$store/$(active mid | sed 's/\.sif$/.lock/')" ||
     fail "BUILDER with a blank in a word did not reach sifstore intact"
   # VERIFY ran the round trip; the LAUNCHER ran other's build, once.
@@ -550,6 +552,10 @@ $body"
   bad "add_sif_layer(base): DEF file not found: $proj/files" 'add_sif_layer(base DEF files)'
   bad "add_sif_layer(base): RETAIN must be a non-negative integer, got '-1'" 'add_sif_layer(base DEF base.def RETAIN -1)'
   bad "add_sif_layer(base): RETAIN must be a non-negative integer, got 'two'" 'add_sif_layer(base DEF base.def RETAIN two)'
+  bad "add_sif_layer(base): ARGS takes <key>=<value> (key: letters, digits, _ as in {{ key }}), not '--fakeroot'" \
+    'add_sif_layer(base DEF base.def ARGS --fakeroot)'
+  bad "add_sif_layer(base): ARGS takes <key>=<value> (key: letters, digits, _ as in {{ key }}), not 'a-b=1'" \
+    'add_sif_layer(base DEF base.def ARGS a-b=1)'
   bad "add_sif_layer(base): unknown argument(s): DEFS base.def" 'add_sif_layer(base DEFS base.def)'
   bad "add_sif_layer(base): unknown argument(s): VERIFIED" 'add_sif_layer(base DEF base.def VERIFIED)'
   bad "add_sif_layer: the first argument is the layer name, not the keyword DEF" 'add_sif_layer(DEF base.def)'
@@ -602,7 +608,7 @@ add_sif_layer(mid DEF mid.def FROM base FROM base)'
 
   step "a list keyword given an empty list is the same as leaving it out"
   local empty base_build
-  for kw in DEPENDS BUILDER BUILD_ARGS LAUNCHER; do
+  for kw in DEPENDS BUILDER ARGS BUILD_ARGS LAUNCHER; do
     for empty in "$kw" "$kw \${unset_variable}" "$kw \"\"" "$kw \"\${unset_variable}\"" "$kw \"\" \"\"" \
       "$kw \${unset_variable} VERIFY"; do
       write_project module "set(SIFSTORE_BUILDER \"$SIFSTORE_STANDIN\")
@@ -611,39 +617,47 @@ add_sif_layer(base DEF base.def $empty)"
       rm -rf "$build"
       configure module
       base_build=$(grep -- " build base " "$build/build.ninja") || fail "$empty: no build command for base"
-      # The defaults: the project's builder and launcher, no --build-arg.
+      # The defaults: the project's builder and launcher, no --build-arg or --builder-arg.
       grep -qF -- "--builder=$SIFSTORE_STANDIN " <<<"$base_build" ||
         fail "$empty: base's build does not use SIFSTORE_BUILDER: $base_build"
       grep -qF -- "$proj/launcher.sh " <<<"$base_build" ||
         fail "$empty: base's build does not use SIFSTORE_LAUNCHER: $base_build"
-      grep -qF -- "--build-arg" <<<"$base_build" && fail "$empty: base's build has a --build-arg: $base_build"
+      if grep -qE -- "--build(er)?-arg" <<<"$base_build"; then
+        fail "$empty: base's build has a --build-arg or --builder-arg: $base_build"
+      fi
       echo "  ok: add_sif_layer(base DEF base.def $empty)"
     done
   done
   step "empty strings in a list are dropped, the other words kept"
   write_project module "set(SIFSTORE_BUILDER \"$SIFSTORE_STANDIN\")
-add_sif_layer(base DEF base.def BUILD_ARGS \"\" --fakeroot \"\${unset_variable}\" DEPENDS \"\" extra.txt)"
+add_sif_layer(base DEF base.def BUILD_ARGS \"\" --fakeroot \"\${unset_variable}\" DEPENDS \"\" extra.txt
+  ARGS \"\" hello_version=1 \"\")"
   rm -rf "$build"
   configure module
   base_build=$(grep -- " build base " "$build/build.ninja") || fail "no build command for base"
-  grep -qF -- "--build-arg=--fakeroot " <<<"$base_build" || fail "base's build lacks --fakeroot: $base_build"
+  grep -qF -- "--builder-arg=--fakeroot " <<<"$base_build" || fail "base's build lacks --fakeroot: $base_build"
+  [ "$(grep -o -- "--builder-arg=[^ ]*" <<<"$base_build" | wc -l)" = 1 ] ||
+    fail "base's build has other --builder-arg words: $base_build"
+  grep -qF -- "--build-arg=hello_version=1 " <<<"$base_build" || fail "base's build lacks its ARGS: $base_build"
   [ "$(grep -o -- "--build-arg=[^ ]*" <<<"$base_build" | wc -l)" = 1 ] ||
     fail "base's build has other --build-arg words: $base_build"
 
   step "a correct call with every keyword still configures"
   write_project module "set_property(GLOBAL APPEND PROPERTY JOB_POOLS two=2)
 add_sif_layer(base DEF base.def ROOT containers RETAIN 2 JOB_POOL two
-  BUILDER \"$SIFSTORE_STANDIN\" BUILD_ARGS --build-arg=hello_version=2.10-3 DEPENDS extra.txt)
+  BUILDER \"$SIFSTORE_STANDIN\" ARGS hello_version=2.10-3 DEPENDS extra.txt TAKE_OVER)
 add_sif_layer(mid DEF mid.def FROM base VERIFY EXCLUDE_FROM_ALL VERIFY
-  LAUNCHER \"$proj/launcher.sh\" BUILD_ARGS --fakeroot BUILD_ARGS --build-arg=x=1 DEPENDS extra.txt)"
+  LAUNCHER \"$proj/launcher.sh\" BUILD_ARGS --fakeroot ARGS x=1 BUILD_ARGS --notest DEPENDS extra.txt)"
   rm -rf "$build"
   configure module
   local mid_build word
   mid_build=$(grep -- " build mid " "$build/build.ninja") || fail "no build command for mid"
-  for word in "launcher.sh" "--from base" "--build-arg=--fakeroot" "--build-arg=--build-arg=x=1" "--verify"; do
+  for word in "launcher.sh" "--from base" "--builder-arg=--fakeroot" "--builder-arg=--notest" "--build-arg=x=1" "--verify"; do
     grep -qF -- "$word" <<<"$mid_build" || fail "mid's build command lacks '$word': $mid_build"
   done
   grep -qF -- "--retain 2" <<<"$(grep -- " build base " "$build/build.ninja")" || fail "base's build lacks --retain 2"
+  grep -qF -- "--take-over" <<<"$(grep -- " build base " "$build/build.ninja")" || fail "base's build lacks --take-over"
+  if grep -qF -- "--take-over" <<<"$mid_build"; then fail "mid's build has --take-over without TAKE_OVER"; fi
 }
 
 # 100 layers (ten chains of ten, each FROM the one before): a no-op ninja

@@ -182,7 +182,7 @@ class RealCase(unittest.TestCase):
     def build(cls, layer, definition, *extra, check=True):
         args = ["build", layer, "--def", definition, "--builder", STANDIN, "-q"]
         if "--mirror" in extra:  # the def's MirrorURL: {{ mirror }}
-            args.append("--build-arg=--build-arg=mirror=" + MIRROR)
+            args.append("--build-arg=mirror=" + MIRROR)
         return cls.sifstore(*(args + [e for e in extra if e != "--mirror"]), check=check)
 
     def image(self, layer):

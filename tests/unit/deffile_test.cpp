@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/error.h"
 #include "support/temp_dir.h"
@@ -297,6 +299,57 @@ TEST(DefSources, ResolveAgainstTheDefDirectory) {
   EXPECT_EQ(with_arg[7].path, "/elsewhere.yaml");
   EXPECT_TRUE(with_arg[9].resolved);
   EXPECT_EQ(with_arg[9].path, "/work/proj/m");
+}
+
+TEST(RenderBuildArgs, AsApptainerRendersThem) {
+  DefFile d = parse_def(
+      "# {{ in_a_comment }}\n"
+      "Bootstrap: docker\nFrom: {{ image }}\nStage: build\n"
+      "%arguments\n  image=debian:12\n  tag=v{{ version }}\n  version=1\n"
+      "%post\n  echo {{tag}} {{ x }} # {{ left }}\n  #!{{ x }}\n"
+      "Bootstrap: localimage\nFrom: base.sif\n"
+      "%arguments\n  image=other\n"
+      "%post\n  echo {{ image }} {{ secret }}\n",
+      "/p/x.def");
+  RenderedDef r = render_build_args(d, {{"x", "X"}}, {"secret"});
+  EXPECT_EQ(r.text,
+            "# {{ in_a_comment }}\n"
+            "Bootstrap: docker\nFrom: debian:12\nStage: build\n"
+            "%post\n  echo v1 X # {{ left }}\n  #!X\n"
+            "Bootstrap: localimage\nFrom: base.sif\n"
+            "%post\n  echo other {{ secret }}\n");
+  // Each stage has its own defaults; the last rendered value is recorded.
+  EXPECT_EQ(r.values,
+            (std::map<std::string, std::string>{{"image", "other"}, {"tag", "v1"}, {"x", "X"}}));
+  EXPECT_NO_THROW(parse_def(r.text, "/p/x.def"));
+
+  // Errors: undefined (with its line), unused, a line break, a bad name.
+  auto message = [&](const std::map<std::string, std::string>& args,
+                     const std::set<std::string>& kept) {
+    try {
+      render_build_args(d, args, kept);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message({}, {"secret"}),
+            "/p/x.def:10: build argument 'x' is not defined: give it with --build-arg x=VALUE "
+            "or a default in %arguments");
+  EXPECT_EQ(message({{"x", "1"}, {"y", "2"}}, {"secret"}),
+            "/p/x.def: build argument 'y' is not used: the definition has no {{ y }} outside "
+            "comments");
+  EXPECT_EQ(message({{"x", "1"}}, {"secret", "in_a_comment"}),
+            "/p/x.def: build argument 'in_a_comment' is not used: the definition has no "
+            "{{ in_a_comment }} outside comments");
+  EXPECT_EQ(message({{"x", "1\n2"}}, {"secret"}),
+            "build argument 'x': its value holds a line break");
+  EXPECT_NE(message({{"x", "1"}, {"a-b", "2"}}, {"secret"}).find("invalid build argument name"),
+            std::string::npos);
+
+  // Without templates or %arguments: byte for byte.
+  std::string plain = "Bootstrap: scratch\n%post\n  echo {{ no\n";
+  EXPECT_EQ(render_build_args(parse_def(plain, "/p/y.def"), {}).text, plain);
 }
 
 TEST(DefInputs, ExpandsPatternsAndDirectories) {
