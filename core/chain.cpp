@@ -311,7 +311,9 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   std::map<std::string, std::string> build_arg_facts;
   if (!rendered.values.empty()) {
     try {
-      build_arg_facts["build-args"] = nlohmann::json(rendered.values).dump();
+      // ASCII only: no Unicode line boundary (which Python's splitlines,
+      // hence the reference's lock reader, honours) can split the line.
+      build_arg_facts["build-args"] = nlohmann::json(rendered.values).dump(-1, ' ', true);
     } catch (const nlohmann::json::exception&) {
       throw Error(o.def_path + ": a build argument value is not UTF-8 text");
     }

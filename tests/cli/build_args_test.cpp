@@ -126,6 +126,19 @@ Include: ca-certificates
   EXPECT_TRUE(exists(artifact("base", ts, "verified")));
 }
 
+// A value with non-ASCII text and a Unicode line separator is recorded on
+// one fact line (JSON, ASCII escapes), which both lock readers read back.
+TEST_F(BuildArgs, AnyValueIsRecordedOnOneLine) {
+  write_file(t / "m.def", "Bootstrap: scratch\nMirrorURL: {{ mirror }}\n");
+  std::string value = "http://x/\xc3\xa9\xe2\x80\xa8\"q";  // é, U+2028, a quote
+  std::string ts = build_ok("m", "m.def", {"--build-arg=mirror=" + value});
+  ASSERT_FALSE(ts.empty());
+  auto f = facts(artifact("m", ts, "lock"));
+  EXPECT_EQ(f["build-args"], "{\"mirror\":\"http://x/\\u00e9\\u2028\\\"q\"}");
+  EXPECT_EQ(json::parse(f["build-args"])["mirror"], value);
+  EXPECT_EQ(cli({"check", "m"}).status, 0);
+}
+
 TEST_F(BuildArgs, BadArgumentsAreRefusedBeforeTheStoreIsTouched) {
   write_file(t / "pkg.def", kTemplateDef);
   auto r = build("pkg", "pkg.def");  // {{ file }} has no default
