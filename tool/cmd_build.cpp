@@ -36,17 +36,30 @@ json diff_json(const LockDiff& d) {
           {"summary", d.summary()}};
 }
 
-// The last lines of the newest build log of the layer, on stderr.
-void print_log_tail(Context& ctx, const Store& store, const std::string& layer) {
+// The name of the newest build log of the layer ("" when none).
+std::string newest_log(const Store& store, const std::string& layer) {
+  std::string newest;
   try {
     auto dir = store.layer_dir(layer);
-    if (!dir) return;
-    std::string newest;
+    if (!dir) return newest;
     for (const auto& e : dir->scan()) {
       auto p = parse_artifact_name(layer, e.name);
       if (p && p->artifact == Artifact::kBuildLog && e.name > newest) newest = e.name;
     }
-    if (newest.empty()) return;
+  } catch (const Error&) {
+  }
+  return newest;
+}
+
+// The last lines of the newest build log of the layer, on stderr, when it is
+// newer than `before` (a build refused before it ran has no log of its own).
+void print_log_tail(Context& ctx, const Store& store, const std::string& layer,
+                    const std::string& before) {
+  try {
+    auto dir = store.layer_dir(layer);
+    if (!dir) return;
+    std::string newest = newest_log(store, layer);
+    if (newest.empty() || newest <= before) return;
     auto text = dir->read_file(newest, 256u << 20);
     if (!text) return;
     constexpr size_t kLines = 20;
@@ -149,13 +162,14 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   if (!o.retain)
     for (const auto& w : load_config(store.root_dir()).warnings)
       ctx.err << "sifstore: warning: " << w << "\n";
+  std::string log_before = o.echo_fd < 0 ? newest_log(store, o.layer) : "";
   BuildResult r;
   try {
     r = build_layer(store, o);
   } catch (const Error&) {
     // Quiet builds show nothing of the builder while it runs: show how its
     // log ends before the error, so a failure in a CI log is readable.
-    if (o.echo_fd < 0) print_log_tail(ctx, store, o.layer);
+    if (o.echo_fd < 0) print_log_tail(ctx, store, o.layer, log_before);
     Dir::remove_empty(created);
     throw;
   }

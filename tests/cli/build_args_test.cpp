@@ -245,6 +245,15 @@ TEST_F(LayerDefinition, AnotherProjectsBuildIsRefused) {
                 " (a project moved or renamed), take the layer over with --take-over "
                 "(add_sif_layer(... TAKE_OVER))");
   EXPECT_EQ(snapshot(root), before);
+  // Quiet, the refusal shows no build log: project A's newest is not B's.
+  r = build("app", t / "b/app.def", {"-q"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_FALSE(contains(r.err, "the end of")) << r.err;
+  // A quiet build that ran and failed shows the end of its own log.
+  r = build("app", t / "a/app.def", {"-q"}, {"SIFSTORE_STANDIN_FAIL=3"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "sifstore: the end of " + root + "/app/app-")) << r.err;
+  EXPECT_TRUE(contains(r.err, "stand-in failure injected")) << r.err;
   // Project A goes on: by a relative path, and through a symlinked directory.
   EXPECT_FALSE(build_ok("app", "a/app.def").empty());
   ASSERT_EQ(::symlink("a", (t / "a-link").c_str()), 0);

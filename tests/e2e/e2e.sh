@@ -658,6 +658,40 @@ add_sif_layer(mid DEF mid.def FROM base VERIFY EXCLUDE_FROM_ALL VERIFY
   grep -qF -- "--retain 2" <<<"$(grep -- " build base " "$build/build.ninja")" || fail "base's build lacks --retain 2"
   grep -qF -- "--take-over" <<<"$(grep -- " build base " "$build/build.ninja")" || fail "base's build lacks --take-over"
   if grep -qF -- "--take-over" <<<"$mid_build"; then fail "mid's build has --take-over without TAKE_OVER"; fi
+
+  step "two projects on one ROOT with the same layer name"
+  local shared=$E2E_WORK/shared-store proj_a=$E2E_WORK/proj-a proj_b=$E2E_WORK/proj-b p
+  for p in "$proj_a" "$proj_b"; do
+    mkdir -p "$p"
+    printf 'Bootstrap: scratch\n\n%%post\n    apt-get install -y hello=2.10-3\n' >"$p/app.def"
+    {
+      echo 'cmake_minimum_required(VERSION 3.20)'
+      echo 'project(e2e LANGUAGES NONE)'
+      prologue module
+      echo "add_sif_layer(app DEF app.def ROOT \"$shared\" BUILDER \"$SIFSTORE_STANDIN\")"
+    } >"$p/CMakeLists.txt"
+    "$CMAKE" -S "$p" -B "$p/build" -G Ninja -DSifStore_DIR="$SIFSTORE_BUILD_DIR" \
+      >"$E2E_WORK/configure.log" 2>&1 || fail "configure of $p failed"
+  done
+  "$NINJA" -C "$proj_a/build" >"$E2E_WORK/a.log" 2>&1 || {
+    cat "$E2E_WORK/a.log"
+    fail "project A's build failed"
+  }
+  local before_b
+  before_b=$(cd "$shared" && find . -printf '%p %s %T@\n' | sort)
+  if "$NINJA" -C "$proj_b/build" >"$E2E_WORK/b.log" 2>&1; then
+    fail "project B built over project A's layer"
+  fi
+  grep -qF "sifstore: error: layer 'app' of $shared is built from $proj_a/app.def, not from $proj_b/app.def" \
+    "$E2E_WORK/b.log" || {
+    cat "$E2E_WORK/b.log"
+    fail "project B's build does not name both definitions"
+  }
+  grep -qF -- "--take-over" "$E2E_WORK/b.log" || fail "project B's error does not say how to take over"
+  [ "$(cd "$shared" && find . -printf '%p %s %T@\n' | sort)" = "$before_b" ] ||
+    fail "project B's refused build changed the store"
+  "$NINJA" -C "$proj_a/build" >"$E2E_WORK/a.log" 2>&1 || fail "project A's next ninja failed"
+  grep -q "no work to do" "$E2E_WORK/a.log" || fail "project A rebuilt: $(cat "$E2E_WORK/a.log")"
 }
 
 # 100 layers (ten chains of ten, each FROM the one before): a no-op ninja
