@@ -23,6 +23,7 @@
 #include "core/names.h"
 #include "core/process.h"
 #include "core/sha256.h"
+#include "core/text.h"
 #include "core/user_file.h"
 
 namespace sifstore {
@@ -319,9 +320,8 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     }
   }
   if (!secret_names.empty()) {
-    std::string names;
-    for (const auto& n : secret_names) names += (names.empty() ? "" : " ") + n;
-    build_arg_facts["secret-build-args"] = names;
+    build_arg_facts["secret-build-args"] =
+        join(std::vector<std::string>(secret_names.begin(), secret_names.end()), " ");
   }
   // The %files sources the depfile lists, resolved with the same values
   // (not the secrets: nothing SifStore writes holds them).
@@ -485,10 +485,9 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
     throw Error("build " + o.layer + "-" + ts + " has no locked def: " + paths.def);
   // The secrets the build was made with must be given again; no others.
   std::set<std::string> secrets_needed;
-  if (auto it = original.facts.find("secret-build-args"); it != original.facts.end()) {
-    std::istringstream names(it->second);
-    for (std::string n; names >> n;) secrets_needed.insert(n);
-  }
+  if (auto it = original.facts.find("secret-build-args"); it != original.facts.end())
+    for (auto& n : split(it->second, ' '))
+      if (!n.empty()) secrets_needed.insert(std::move(n));
   for (const auto& n : secrets_needed)
     if (!o.secret_build_args.count(n))
       throw Error("build " + o.layer + "-" + ts + " was built with the secret build argument '" +

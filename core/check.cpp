@@ -10,6 +10,7 @@
 #include "core/lockfile.h"
 #include "core/names.h"
 #include "core/sha256.h"
+#include "core/text.h"
 
 namespace sifstore {
 
@@ -94,16 +95,14 @@ CheckResult check_layer(const Store& store, const std::string& layer,
     std::string detail = *body;
     while (!detail.empty() && detail.back() == '\n') detail.pop_back();
     static const std::string kHead = "reproducibility unverified ";
-    if (detail.rfind(kHead, 0) == 0) detail.erase(0, kHead.size());
-    std::string joined;
-    for (char c : detail) joined += c == '\n' ? std::string("; ") : std::string(1, c);
-    r.detail = joined;
+    if (starts_with(detail, kHead)) detail.erase(0, kHead.size());
+    r.detail = join(split(detail, '\n'), "; ");
   } else {
     r.state = "unknown";
     r.detail = "no round-trip marker found";
   }
   if (r.state != "verified") {
-    bool at = r.detail.rfind("at ", 0) == 0;
+    bool at = starts_with(r.detail, "at ");
     std::string msg =
         layer + "-" + *ts + ": reproducibility unverified" + (at ? " " : ": ") + r.detail;
     if (required)
