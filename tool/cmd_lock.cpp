@@ -6,12 +6,16 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <ostream>
+#include <set>
 
 #include "core/deffile.h"
 #include "core/error.h"
 #include "core/locked_def.h"
 #include "core/lockfile.h"
+#include "core/text.h"
 #include "core/user_file.h"
 #include "tool/cmd_lock_capture.h"
 #include "tool/command.h"
@@ -51,6 +55,27 @@ int lock_def(Context& ctx, const std::vector<std::string>& args) {
     if (::stat(base.c_str(), &st) != 0) throw system_error("--base " + base);
     if (!S_ISREG(st.st_mode)) throw Error("--base " + base + " is not a regular file");
     opts.base = std::filesystem::absolute(base).lexically_normal().string();
+  }
+  // A lock that records build arguments: the def is rendered with them, as
+  // the build rendered it (secrets stay templates), so the locked def is the
+  // build's.
+  auto args_fact = lock.facts.find("build-args");
+  auto secrets_fact = lock.facts.find("secret-build-args");
+  if (args_fact != lock.facts.end() || secrets_fact != lock.facts.end()) {
+    std::map<std::string, std::string> values;
+    std::set<std::string> secrets;
+    try {
+      if (args_fact != lock.facts.end())
+        values = nlohmann::json::parse(args_fact->second).get<std::map<std::string, std::string>>();
+    } catch (const nlohmann::json::exception&) {
+      throw Error((*vm)["LOCK"].as<std::string>() +
+                  ": its build-args fact is not a JSON object of strings");
+    }
+    if (secrets_fact != lock.facts.end())
+      for (auto& n : split(secrets_fact->second, ' '))
+        if (!n.empty()) secrets.insert(std::move(n));
+    RenderedDef rendered = render_build_args(rough, values, secrets);
+    if (rendered.text != rough.text) rough = parse_def(rendered.text, rough.path);
   }
   std::string text = locked_def_text(rough, lock, opts);
   if (vm->count("output")) {

@@ -90,7 +90,12 @@ TEST_F(BuildArgs, RenderedRecordedAndVerifiedWithoutArguments) {
   EXPECT_EQ(read_file(artifact("pkg", ts, "rough.def")), kTemplateDef);
   EXPECT_TRUE(contains(read_file(t / "pkg.d"), t / "data/hello.txt")) << read_file(t / "pkg.d");
 
-  auto r = cli({"verify", "pkg", "--builder", kStandin});
+  // `lock def` of the rough def and the lock gives the build's locked def.
+  auto r = cli({"lock", "def", "pkg.def", artifact("pkg", ts, "lock")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, locked);
+
+  r = cli({"verify", "pkg", "--builder", kStandin});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "verified: version sets identical")) << r.out;
   EXPECT_TRUE(exists(artifact("pkg", ts, "verified")));
