@@ -252,6 +252,15 @@ class LayersTest(RealCase):
             dpkg = lock_sets(f.read())["dpkg"]
         for name, version in dpkg.items():
             self.assertIn("%s=%s" % (name, version), locked)
+        # The mirror (a build argument) is rendered in the locked def and
+        # recorded in the lock: plain `sifstore verify base` rebuilds it.
+        self.assertIn("MirrorURL: " + MIRROR + "\n", locked)
+        self.assertNotIn("{{", locked)
+        with open(paths["lock"]) as f:
+            self.assertIn('# build-args: {"mirror":"%s"}\n' % MIRROR, f.read())
+        res = self.sifstore("verify", "base", "--builder", STANDIN, "-q")
+        self.assertEqual(res.returncode, 0, res.stderr[-3000:])
+        self.assertIn("verified: version sets identical", res.stdout)
 
     def test_no_mounts_left(self):
         self.assertEqual(mounts_under(WORK), [])
