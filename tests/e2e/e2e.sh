@@ -776,18 +776,21 @@ case_example() {
   cp "$SIFSTORE_SOURCE_DIR/tests/standin/apptainer" "$top/src/tests/standin/apptainer"
   local standin=$top/src/tests/standin/apptainer stub=$top/stub-bin/apptainer
   # The stub: records each call's argv (one line, each word in brackets) in
-  # $top/apptainer.log and builds nothing.
+  # $top/apptainer.log, and the definition it is given in $top/apptainer.def,
+  # and builds nothing.
   printf '%s\n' '#!/bin/sh' \
     'log=$(dirname "$0")/../apptainer.log' \
     'line=""' \
-    'for word in "$@"; do line="$line[$word]"; done' \
+    'for word in "$@"; do line="$line[$word]"; last=$word; done' \
     'echo "$line" >>"$log"' \
+    'case "$last" in *.def) cat "$last" >"$(dirname "$0")/../apptainer.def" ;; esac' \
     'case "$1" in' \
     '  --version) echo "apptainer version 0.0.0-e2e-stub" ;;' \
     '  *) echo "apptainer stub: cannot $1" >&2; exit 1 ;;' \
     'esac' >"$stub"
   : >"$top/apptainer.log"
-  chmod 666 "$top/apptainer.log"
+  : >"$top/apptainer.def"
+  chmod 666 "$top/apptainer.log" "$top/apptainer.def"
   chmod -R a+rX "$top/prefix" "$top/src" "$top/stub-bin"
   chmod 755 "$stub"
 
@@ -860,7 +863,11 @@ case_example() {
       fi
       calls=$(grep '^\[build\]' "$top/apptainer.log") || fail "$name: the stub was not run to build base: $out"
       echo "  | apptainer $calls"
-      grep -qF "[--build-arg=mirror=$mirror]" <<<"$calls" || fail "$name: the stub did not get the mirror: $calls"
+      # The mirror (ARGS) is rendered by sifstore into the def the builder
+      # gets: Apptainer 1.1 has no --build-arg.
+      grep -qxF "MirrorURL: $mirror" "$top/apptainer.def" ||
+        fail "$name: the stub's def does not name the mirror: $(cat "$top/apptainer.def")"
+      if grep -qF "mirror=" <<<"$calls"; then fail "$name: the mirror reached the builder's command line: $calls"; fi
       grep -q '^\[build\].*\[[^]]*\.sif\]\[[^]]*\.def\]$' <<<"$calls" ||
         fail "$name: the stub did not get 'build ... OUT.sif DEF.def': $calls"
       if [ "$who" = nobody ]; then
