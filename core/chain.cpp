@@ -428,7 +428,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     release_reservation(dir, o.layer, ts);
     cleanup.done();
     if (!newer_build_published(dir, o.layer, ts)) {
-      store.root_dir().symlink_atomic(pointer_name(o.layer), pointer_target(o.layer, ts));
+      store.move_pointers(o.layer, ts);
       result.pointed = true;
     }
   }

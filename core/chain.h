@@ -14,8 +14,9 @@
 //   4. lock def  the locked definition (pins applied).
 //   5. publish   under the layer lock: the lock, def and rough def are in
 //                place; the SIF is renamed in last, so a visible SIF always
-//                has both. Latest moves to it unless a newer build was
-//                published meanwhile; then prune (retain).
+//                has both. Latest moves to it (`<layer>.lock`, `.def`,
+//                then `.sif`: Store::move_pointers) unless a newer build
+//                was published meanwhile; then prune (retain).
 //   6. verify    optionally: rebuild from the locked def, compare, mark.
 //
 // The layer lock is never held while the builder runs. A failed or killed

@@ -100,12 +100,15 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
   (void)store;
 }
 
-void check_pointer(const Store& store, const std::string& layer, bool repair,
-                   FsckReport& report) {
+// The latest pointer `<layer>.sif`. Returns the <ts> it names once it names
+// a build of the layer (after a repair, the build it was pointed at), else
+// nullopt.
+std::optional<std::string> check_pointer(const Store& store, const std::string& layer,
+                                         bool repair, FsckReport& report) {
   const Dir& root = store.root_dir();
   std::string name = pointer_name(layer);
   auto target = root.read_link(name);
-  if (!target) return;
+  if (!target) return std::nullopt;
   auto ts = ts_from_pointer_target(layer, *target);
   std::string problem;
   std::optional<Dir> dir;
@@ -119,11 +122,11 @@ void check_pointer(const Store& store, const std::string& layer, bool repair,
   } else if (!dir || dir->type_of(artifact_name(layer, *ts, Artifact::kSif)) != S_IFREG) {
     problem = "dangling pointer: " + *target + " does not exist";
   } else {
-    return;
+    return ts;
   }
   std::string action;
+  std::optional<std::string> newest;
   if (repair) {
-    std::optional<std::string> newest;
     if (dir) {
       LayerLock lock(*dir);
       for (const auto& b : store.list(layer)) {
@@ -133,7 +136,7 @@ void check_pointer(const Store& store, const std::string& layer, bool repair,
         }
       }
       if (newest) {
-        root.symlink_atomic(name, pointer_target(layer, *newest));
+        store.move_pointers(layer, *newest);
         action = "pointed at " + pointer_target(layer, *newest);
       }
     }
@@ -143,6 +146,58 @@ void check_pointer(const Store& store, const std::string& layer, bool repair,
     }
   }
   report.findings.push_back({root.path_of(name), problem, action});
+  return newest;
+}
+
+// The stable pointers `<layer>.lock` and `<layer>.def` beside the latest
+// pointer: each must name the companion of the build `<layer>.sif` names
+// (active_ts), or not exist when there is no latest pointer. --repair
+// realigns them with `<layer>.sif` (it is the one users and the reference
+// tool move), or removes them. A regular file or directory of that name is
+// reported, never touched.
+void check_companion_pointers(const Store& store, const std::string& layer,
+                              const std::optional<std::string>& active_ts, bool repair,
+                              FsckReport& report) {
+  const Dir& root = store.root_dir();
+  for (Artifact a : kPointerArtifacts) {
+    if (a == Artifact::kSif) continue;
+    std::string name = pointer_name(layer, a);
+    auto type = root.type_of(name);
+    auto target = root.read_link(name);
+    if (type && !target) {
+      report.findings.push_back(
+          {root.path_of(name), "not a symlink where the stable pointer of layer '" + layer +
+                                   "' belongs; SifStore leaves it alone", ""});
+      continue;
+    }
+    std::string problem, action;
+    if (!active_ts) {
+      if (!target) continue;
+      problem = "stable pointer names " + *target + " but layer '" + layer +
+                "' has no latest pointer " + pointer_name(layer);
+      if (repair && root.unlink(name)) action = "removed";
+    } else {
+      std::string want = pointer_target(layer, *active_ts, a);
+      if (target == want) continue;
+      problem = target ? "stable pointer names " + *target + ", but " + pointer_name(layer) +
+                             " names " + pointer_target(layer, *active_ts)
+                       : "missing stable pointer (" + pointer_name(layer) + " names " +
+                             pointer_target(layer, *active_ts) + ")";
+      if (repair) {
+        auto dir = store.layer_dir(layer);
+        if (dir) {
+          LayerLock lock(*dir);
+          // Under the lock: realign with what `.sif` names now.
+          auto ts = store.active_ts(layer);
+          if (ts) {
+            store.move_pointers(layer, *ts);
+            action = "pointed at " + pointer_target(layer, *ts, a);
+          }
+        }
+      }
+    }
+    report.findings.push_back({root.path_of(name), problem, action});
+  }
 }
 
 }  // namespace
@@ -158,8 +213,23 @@ FsckReport fsck(const Store& store, const FsckOptions& options) {
   const bool repair = options.repair;
   FsckReport report;
   const Dir& root = store.root_dir();
-  std::set<std::string> pointers;
+  std::set<std::string> pointers;  // layers with any stable pointer
   for (const auto& e : root.scan()) {
+    // `<layer>.lock` and `<layer>.def` symlinks are stable pointers, not
+    // symlinked layer directories.
+    bool companion = false;
+    for (Artifact a : kPointerArtifacts) {
+      std::string_view suffix = artifact_suffix(a);
+      if (a != Artifact::kSif && e.type == DT_LNK && e.name.size() > suffix.size() &&
+          e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        std::string layer = e.name.substr(0, e.name.size() - suffix.size());
+        if (is_valid_layer_name(layer)) {
+          pointers.insert(layer);
+          companion = true;
+        }
+      }
+    }
+    if (companion) continue;
     if (e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, ".sif") == 0) {
       std::string layer = e.name.substr(0, e.name.size() - 4);
       if (is_valid_layer_name(layer)) {
@@ -190,7 +260,12 @@ FsckReport fsck(const Store& store, const FsckOptions& options) {
     ++report.layers;
     check_layer_dir(store, *dir, e.name, options, report);
   }
-  for (const auto& layer : pointers) check_pointer(store, layer, repair, report);
+  for (const auto& layer : pointers) {
+    bool has_latest = root.read_link(pointer_name(layer)).has_value();
+    auto active = check_pointer(store, layer, repair, report);
+    if (has_latest && !active && !repair) continue;  // the latest pointer's finding says it
+    check_companion_pointers(store, layer, active, repair, report);
+  }
   return report;
 }
 

@@ -98,10 +98,18 @@ std::optional<ParsedArtifact> parse_artifact_name(std::string_view layer,
   return std::nullopt;
 }
 
-std::string pointer_name(std::string_view layer) { return std::string(layer) + ".sif"; }
+std::string pointer_name(std::string_view layer) { return pointer_name(layer, Artifact::kSif); }
 
 std::string pointer_target(std::string_view layer, std::string_view ts) {
-  return std::string(layer) + "/" + artifact_name(layer, ts, Artifact::kSif);
+  return pointer_target(layer, ts, Artifact::kSif);
+}
+
+std::string pointer_name(std::string_view layer, Artifact a) {
+  return std::string(layer).append(artifact_suffix(a));
+}
+
+std::string pointer_target(std::string_view layer, std::string_view ts, Artifact a) {
+  return std::string(layer) + "/" + artifact_name(layer, ts, a);
 }
 
 std::optional<std::string> ts_from_pointer_target(std::string_view layer,

@@ -1,7 +1,9 @@
 // Names in a store: layer names, build timestamps and the file names of the
 // artifacts of one build.
 //
-//   <root>/<layer>.sif -> <layer>/<layer>-<ts>.sif     the latest pointer
+//   <root>/<layer>.sif  -> <layer>/<layer>-<ts>.sif    the latest pointer
+//   <root>/<layer>.lock -> <layer>/<layer>-<ts>.lock   its stable lock pointer
+//   <root>/<layer>.def  -> <layer>/<layer>-<ts>.def    its stable locked-def pointer
 //   <root>/<layer>/<layer>-<ts>.{sif,lock,def,verified,unverified,keep,build.log}
 //
 // Pure string functions: nothing here touches the disk.
@@ -64,6 +66,19 @@ std::optional<ParsedArtifact> parse_artifact_name(std::string_view layer,
 std::string pointer_name(std::string_view layer);
 // "<layer>/<layer>-<ts>.sif": the relative target SifStore writes.
 std::string pointer_target(std::string_view layer, std::string_view ts);
+
+// The stable pointers of a layer: symlinks in the store root that name the
+// image, the lock and the locked def of one build, the active one. The
+// latest pointer is the `.sif` one; `.lock` and `.def` follow it (SifStore's
+// own: the reference tool moves only `.sif`). They are written in this
+// order, the latest pointer last, so that whenever `<layer>.sif` names a
+// build, the other two were moved to that build first (see
+// Store::move_pointers).
+inline constexpr std::array<Artifact, 3> kPointerArtifacts = {Artifact::kLock, Artifact::kDef,
+                                                              Artifact::kSif};
+// "<layer><suffix>" ("<layer>.lock") and "<layer>/<layer>-<ts><suffix>".
+std::string pointer_name(std::string_view layer, Artifact a);
+std::string pointer_target(std::string_view layer, std::string_view ts, Artifact a);
 
 // The <ts> a pointer target names, read as the reference tool reads it: the
 // exact relative form first, else the last path component when it is

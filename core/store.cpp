@@ -1,5 +1,6 @@
 #include "core/store.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -333,11 +334,26 @@ Dir Store::existing_build(std::string_view layer, std::string_view ts) const {
   return std::move(*dir);
 }
 
+void Store::move_pointers(std::string_view layer, std::string_view ts) const {
+  // The interrupts a terminal, ninja or a dropped session send are held
+  // back until the three renames are done (or one failed).
+  sigset_t held, previous;
+  sigemptyset(&held);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held, sig);
+  pthread_sigmask(SIG_BLOCK, &held, &previous);
+  struct Restore {
+    sigset_t mask;
+    ~Restore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{previous};
+  for (Artifact a : kPointerArtifacts)
+    root_.symlink_atomic(pointer_name(layer, a), pointer_target(layer, ts, a));
+}
+
 void Store::point_latest(std::string_view layer, std::string_view ts) const {
   Dir dir = existing_build(layer, ts);
   LayerLock lock(dir);
   existing_build(layer, ts);  // still there under the lock
-  root_.symlink_atomic(pointer_name(layer), pointer_target(layer, ts));
+  move_pointers(layer, ts);
 }
 
 std::string Store::rollback(std::string_view layer, std::optional<std::string_view> to) const {
@@ -355,7 +371,7 @@ std::string Store::rollback(std::string_view layer, std::optional<std::string_vi
                 "' has no latest pointer to roll back from; use point-latest");
   for (const auto& b : builds) {
     if (b.ts() < *active) {
-      root_.symlink_atomic(pointer_name(layer), pointer_target(layer, b.ts()));
+      move_pointers(layer, b.ts());
       return std::string(b.ts());
     }
   }

@@ -105,9 +105,24 @@ class Store {
   // The `<ts>` the latest pointer names, read as the reference reads it.
   std::optional<std::string> active_ts(std::string_view layer) const;
 
-  // Points `<layer>.sif` at the build, atomically. Throws when the build's
-  // image does not exist.
+  // Points the layer's stable pointers (`<layer>.sif`, `.lock`, `.def`) at
+  // the build (move_pointers). Throws when the build's image does not exist.
   void point_latest(std::string_view layer, std::string_view ts) const;
+
+  // Moves the layer's three stable pointers to the build, each by an atomic
+  // rename, in the order of kPointerArtifacts: `<layer>.lock`, `<layer>.def`,
+  // then `<layer>.sif`. So whenever `<layer>.sif` names a build, the other
+  // two were moved to it first; while a move is under way a reader may find
+  // `.lock`/`.def` already on the new build and `.sif` still on the old one,
+  // never the reverse (a reader that needs the three to agree reads `.sif`,
+  // then the other two, and tries again when their <ts> differ). SIGINT,
+  // SIGTERM and SIGHUP are held back during the three renames, so an
+  // interrupt lands before or after them, never between; a crash between
+  // them is what `fsck --repair` realigns (with `.sif`). A companion the
+  // build lacks is pointed at all the same: the dangling pointer says "this
+  // build has none", never hands out another build's file. The caller holds
+  // the layer's LayerLock and has checked that the build's image exists.
+  void move_pointers(std::string_view layer, std::string_view ts) const;
 
   // Points latest at `to`, or at the newest build older than the active one.
   // Returns the `<ts>` now active.

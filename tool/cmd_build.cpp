@@ -1,6 +1,7 @@
 // Build-chain commands: build, verify, check, fsck.
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -122,7 +123,10 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
       "depfile", po::value<std::string>(), "write a Ninja depfile of the build's inputs here")(
       "depfile-target", po::value<std::string>(),
       "the target named in the depfile"
-      " (default: the latest pointer)")("quiet,q", po::bool_switch(),
+      " (default: the latest pointer)")(
+      "stamp", po::value<std::string>(),
+      "after the build is published (and verified, with --verify), write this file last: "
+      "Ninja's output for add_sif_layer()")("quiet,q", po::bool_switch(),
                                         "do not stream the builder's output (it is still logged)")(
       "json", po::bool_switch(), "print the result as JSON");
   auto vm = parse_options(ctx, find_command("build"), d, {"LAYER"}, args);
@@ -151,6 +155,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   }
   if (vm->count("depfile")) o.depfile = (*vm)["depfile"].as<std::string>();
   if (vm->count("depfile-target")) o.depfile_target = (*vm)["depfile-target"].as<std::string>();
+  std::optional<std::string> stamp;
+  if (vm->count("stamp")) stamp = (*vm)["stamp"].as<std::string>();
   o.echo_fd = (*vm)["quiet"].as<bool>() ? -1 : STDERR_FILENO;
   o.warn = [&](const std::string& w) { ctx.err << "sifstore: warning: " << w << "\n"; };
 
@@ -173,6 +179,26 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
     Dir::remove_empty(created);
     throw;
   }
+  std::string summary = "sifstore: built " + o.layer + "-" + r.ts + ": " +
+                        std::to_string(r.lock.dpkg.size()) + " dpkg, " +
+                        std::to_string(r.lock.pip.size()) + " pip, " +
+                        std::to_string(node_versions(r.lock.node).size()) + " node packages; " +
+                        (r.pointed ? "latest -> " + pointer_target(o.layer, r.ts)
+                                   : std::string("latest left on a newer build"));
+  if (!r.pruned.empty()) summary += "; pruned " + std::to_string(r.pruned.size());
+  if (r.verify) summary += "; round trip: " + r.verify->diff.summary();
+  summary += "\n";
+  // The stamp says "this build is published": written last, so that a build
+  // interrupted or failed at any step leaves none and Ninja runs it again.
+  // Also when latest was left on a newer build: this build's inputs are
+  // built and published, and the pointer names a newer build of the layer
+  // (Ninja need not build it again).
+  if (stamp) {
+    std::filesystem::path p(*stamp);
+    if (!p.has_filename()) throw UsageError("build: --stamp " + *stamp + ": not a file name");
+    Dir::open(p.has_parent_path() ? p.parent_path().string() : ".")
+        .write_file_atomic(p.filename().string(), summary);
+  }
   if ((*vm)["json"].as<bool>()) {
     json j = {{"layer", o.layer},
               {"ts", r.ts},
@@ -191,14 +217,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
     print_json(ctx.out, j);
     return 0;
   }
-  ctx.out << "sifstore: built " << o.layer << "-" << r.ts << ": " << r.lock.dpkg.size() << " dpkg, "
-          << r.lock.pip.size() << " pip, " << node_versions(r.lock.node).size()
-          << " node packages; "
-          << (r.pointed ? "latest -> " + pointer_target(o.layer, r.ts)
-                        : std::string("latest left on a newer build"));
-  if (!r.pruned.empty()) ctx.out << "; pruned " << r.pruned.size();
-  if (r.verify) ctx.out << "; round trip: " << r.verify->diff.summary();
-  ctx.out << "\n";
+  ctx.out << summary;
   return 0;
 }
 

@@ -428,8 +428,8 @@ using BuildConcurrent = BuildChainTest;
 // publishes without taking latest from the newer one.
 TEST_F(BuildConcurrent, AnOlderBuildFinishingLastLeavesLatestOnTheNewer) {
   std::string ts0 = build_ok("base");
-  Group a(argv(build_args("base", "base.def")), env({"SIFSTORE_DEBUG_STOP_AT=built"}), t.path(),
-          t / "a.out");
+  Group a(argv(build_args("base", "base.def", {"--stamp", t / "a.stamp"})),
+          env({"SIFSTORE_DEBUG_STOP_AT=built"}), t.path(), t / "a.out");
   ASSERT_TRUE(a.wait_stopped(30)) << a.output();
   auto fresh = new_ts(root + "/base", {ts0});
   ASSERT_EQ(fresh.size(), 1u);
@@ -447,6 +447,10 @@ TEST_F(BuildConcurrent, AnOlderBuildFinishingLastLeavesLatestOnTheNewer) {
   EXPECT_EQ(a.resume_and_wait(), 0) << a.output();
   EXPECT_TRUE(contains(a.output(), "latest left on a newer build")) << a.output();
   EXPECT_EQ(latest("base"), ts_b);
+  EXPECT_EQ(link_target(root + "/base.lock"), "base/base-" + ts_b + ".lock");
+  EXPECT_EQ(link_target(root + "/base.def"), "base/base-" + ts_b + ".def");
+  // Published, so stamped: Ninja need not build it again.
+  EXPECT_TRUE(contains(read_file(t / "a.stamp"), "latest left on a newer build"));
   EXPECT_EQ(builds("base"), (std::vector<std::string>{ts_b, ts_a}));
   expect_every_sif_complete("base");
   EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});

@@ -21,6 +21,43 @@ Lock lock_of(const std::string& path) { return parse_lock(read_file(path), path)
 
 using BuildCli = BuildChainTest;
 
+// Publish moves <layer>.lock, <layer>.def and <layer>.sif to the new build;
+// --stamp is written after that, and never by a build that failed.
+TEST_F(BuildCli, PublishMovesThePointerTrioAndWritesTheStampLast) {
+  ::mkdir((t / "stamps").c_str(), 0755);
+  std::string stamp = t / "stamps/base.stamp";
+  auto trio_of = [&](const std::string& layer) {
+    std::vector<std::string> out;
+    for (const char* ext : {"sif", "lock", "def"})
+      out.push_back(link_target(root + "/" + layer + "." + ext));
+    return out;
+  };
+  auto expected = [](const std::string& layer, const std::string& ts) {
+    std::vector<std::string> out;
+    for (const char* ext : {"sif", "lock", "def"})
+      out.push_back(layer + "/" + layer + "-" + ts + "." + ext);
+    return out;
+  };
+  std::string ts1 = build_ok("base", "base.def", {"--stamp", stamp});
+  ASSERT_FALSE(ts1.empty());
+  EXPECT_EQ(trio_of("base"), expected("base", ts1));
+  EXPECT_EQ(read_file(root + "/base.lock"), read_file(artifact("base", ts1, "lock")));
+  EXPECT_TRUE(contains(read_file(stamp), "sifstore: built base-" + ts1 + ": ")) << read_file(stamp);
+  EXPECT_TRUE(contains(read_file(stamp), "latest -> base/base-" + ts1 + ".sif"));
+
+  ASSERT_EQ(::unlink(stamp.c_str()), 0);
+  auto r = build("base", "base.def", {"--stamp", stamp}, {"SIFSTORE_STANDIN_FAIL=1"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_FALSE(exists(stamp));
+  EXPECT_EQ(trio_of("base"), expected("base", ts1));
+
+  std::string ts2 = build_ok("base", "base.def", {"--stamp", stamp});
+  EXPECT_EQ(trio_of("base"), expected("base", ts2));
+  EXPECT_TRUE(contains(read_file(stamp), "sifstore: built base-" + ts2 + ": "));
+  r = cli({"fsck"});  // (its one finding: the failed build's log)
+  EXPECT_FALSE(contains(r.out, "pointer")) << r.out;
+}
+
 TEST_F(BuildCli, TwoBuildsEachCompleteLatestOnTheNewest) {
   std::string ts1 = build_ok("base");
   ASSERT_FALSE(ts1.empty());

@@ -74,6 +74,95 @@ TEST_F(StoreCli, PointRollbackPrune) {
   EXPECT_FALSE(exists(t / ("base/base-" + kT2 + ".lock")));
 }
 
+// The stable pointers <layer>.lock and <layer>.def move with <layer>.sif.
+TEST_F(StoreCli, PointLatestAndRollbackMoveAllThreePointers) {
+  auto trio = [&] {
+    return std::vector<std::string>{link_target(t / "base.sif"), link_target(t / "base.lock"),
+                                    link_target(t / "base.def")};
+  };
+  auto of = [](const std::string& ts) {
+    return std::vector<std::string>{"base/base-" + ts + ".sif", "base/base-" + ts + ".lock",
+                                    "base/base-" + ts + ".def"};
+  };
+  ASSERT_EQ(cli({"point-latest", "base", kT3}).status, 0);
+  EXPECT_EQ(trio(), of(kT3));
+  EXPECT_EQ(read_file(t / "base.lock"), read_file(t / ("base/base-" + kT3 + ".lock")));
+  ASSERT_EQ(cli({"rollback", "base"}).status, 0);
+  EXPECT_EQ(trio(), of(kT2));
+  ASSERT_EQ(cli({"rollback", "base", "--to", kT1}).status, 0);
+  EXPECT_EQ(trio(), of(kT1));
+  // A refused move moves none of them.
+  EXPECT_NE(cli({"rollback", "base"}).status, 0);
+  EXPECT_NE(cli({"point-latest", "base", "2026-0101-000009"}).status, 0);
+  EXPECT_EQ(trio(), of(kT1));
+  // The pointers are no layers and no findings.
+  auto r = cli({"layers", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).size(), 1u) << r.out;
+  r = cli({"fsck"});
+  EXPECT_EQ(r.status, 0) << r.out;
+  // A build without a lock: its lock pointer dangles rather than naming
+  // another build's lock.
+  make_build(t.path(), "base", "2026-0101-000004", {"sif", "def"});
+  ASSERT_EQ(cli({"point-latest", "base", "2026-0101-000004"}).status, 0);
+  EXPECT_EQ(link_target(t / "base.lock"), "base/base-2026-0101-000004.lock");
+  struct stat st;
+  EXPECT_NE(::stat((t / "base.lock").c_str(), &st), 0);
+}
+
+// What the reference tool (or a crash between two renames) leaves: .sif
+// moved alone. fsck reports each disagreeing pointer; --repair realigns
+// them with .sif.
+TEST_F(StoreCli, FsckFindsAndRepairsPointersThatDisagree) {
+  ASSERT_EQ(cli({"point-latest", "base", kT3}).status, 0);
+  make_pointer(t.path(), "base", "base/base-" + kT1 + ".sif");  // .sif alone
+  auto r = cli({"fsck"});
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find(t / "base.lock" + ": stable pointer names base/base-" + kT3 +
+                       ".lock, but base.sif names base/base-" + kT1 + ".sif"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(t / "base.def" + ": stable pointer names"), std::string::npos) << r.out;
+  // check still hands out the image .sif names.
+  r = cli({"check", "base"});
+  EXPECT_EQ(r.out, t / ("base/base-" + kT1 + ".sif") + "\n") << r.err;
+  r = cli({"fsck", "--repair"});
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("[pointed at base/base-" + kT1 + ".lock]"), std::string::npos) << r.out;
+  EXPECT_EQ(link_target(t / "base.lock"), "base/base-" + kT1 + ".lock");
+  EXPECT_EQ(link_target(t / "base.def"), "base/base-" + kT1 + ".def");
+  EXPECT_EQ(link_target(t / "base.sif"), "base/base-" + kT1 + ".sif");
+  EXPECT_EQ(cli({"fsck"}).status, 0);
+
+  // Missing beside .sif (a store the reference made): reported, created.
+  ASSERT_EQ(::unlink((t / "base.def").c_str()), 0);
+  r = cli({"fsck"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find(t / "base.def" + ": missing stable pointer"), std::string::npos) << r.out;
+  EXPECT_EQ(cli({"fsck", "--repair"}).status, 0);
+  EXPECT_EQ(link_target(t / "base.def"), "base/base-" + kT1 + ".def");
+
+  // Left without .sif: reported, removed. A regular file of that name is
+  // reported and left alone.
+  ASSERT_EQ(::unlink((t / "base.sif").c_str()), 0);
+  r = cli({"fsck"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find(t / "base.lock" + ": stable pointer names base/base-" + kT1 +
+                       ".lock but layer 'base' has no latest pointer base.sif"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(cli({"fsck", "--repair"}).status, 0);
+  EXPECT_FALSE(exists(t / "base.lock"));
+  EXPECT_FALSE(exists(t / "base.def"));
+  ASSERT_EQ(cli({"point-latest", "base", kT2}).status, 0);
+  ASSERT_EQ(::unlink((t / "base.lock").c_str()), 0);
+  write_file(t / "base.lock", "mine\n");
+  r = cli({"fsck", "--repair"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find(t / "base.lock" + ": not a symlink"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(t / "base.lock"), "mine\n");
+}
+
 TEST_F(StoreCli, PruneDefaultsToConfigRetain) {
   write_file(t / "config.yaml", "images:\n  retain: 1\n");
   auto r = cli({"prune", "base"});

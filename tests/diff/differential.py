@@ -46,6 +46,12 @@ the case is not compared exactly; the documented difference is asserted:
   layer file      a layer path that is a file, not a directory, is an error
                   for list and prune ("not a directory"); the reference
                   reports no builds.
+  stable pointers point-latest moves `<layer>.lock` and `<layer>.def` with
+                  `<layer>.sif` (symlinks to the build's lock and locked
+                  def); the reference has `<layer>.sif` only. After every
+                  SifStore step each of them must name the companion of the
+                  build `<layer>.sif` names, and after a point-latest both
+                  must be there; then they are left out of the comparison.
 
 Then the two tools use each other's stores: the reference writes a store
 (its artifact paths, point_latest, markers, protect, prune) that sifstore
@@ -331,6 +337,31 @@ def tree_diff(a: dict, b: dict) -> str:
     return "\n".join(lines)
 
 
+STABLE = re.compile(r"store/([^/]+)\.(lock|def)")
+POINTER = re.compile(r"(.+)/(.+)-([0-9]{4}-[0-9]{4}-[0-9]{6})\.sif")
+
+
+def without_stable_pointers(tree: dict, where: str) -> dict:
+    """The tree without SifStore's stable pointers `store/<layer>.lock` and
+    `store/<layer>.def`, each checked against `store/<layer>.sif`."""
+    out = {}
+    for rel, v in tree.items():
+        m = STABLE.fullmatch(rel)
+        if m and v[0] == "link":
+            layer, sfx = m.groups()
+            sif = tree.get(f"store/{layer}.sif", ("none",))
+            p = POINTER.fullmatch(sif[1]) if sif[0] == "link" else None
+            want = None
+            if p and p.group(1) == layer and p.group(2) == layer:
+                want = f"{layer}/{layer}-{p.group(3)}.{sfx}"
+            if v[1] != want:
+                raise Mismatch(f"{where}\n  {rel} -> {v[1]!r} disagrees with "
+                               f"store/{layer}.sif {sif!r} (expected -> {want!r})")
+            continue
+        out[rel] = v
+    return out
+
+
 # ---------------------------------------------------------------------------
 # What SifStore does on purpose differently, read from the disk before a step.
 
@@ -557,7 +588,7 @@ def sif_step(exe: str, case_dir: Path, root: str, op: tuple):
     return ("ok",)
 
 
-STATS = {"cases": 0, "steps": 0, "compared": 0, "refusals": {}, "outcomes": {}, "pins_applied": 0,
+STATS = {"cases": 0, "steps": 0, "stable_pointers": 0, "compared": 0, "refusals": {}, "outcomes": {}, "pins_applied": 0,
          "pruned_builds": 0, "listed_builds": 0}
 
 
@@ -589,11 +620,17 @@ def run_case(exe: str, work: Path, seed: int, odd: bool) -> None:
     for i, op in enumerate(ops):
         before = after
         got = sif_step(exe, case_dir, root, op)
-        after = snapshot(case_dir)
         want = ref_results[i]
         STATS["steps"] += 1
         where = (f"seed {seed} (odd={odd}) root {root_tmpl!r} step {i} {op!r}\n"
                  f"  steps: {ops[:i + 1]!r}")
+        raw = snapshot(case_dir)
+        after = without_stable_pointers(raw, where)
+        if op[0] == "point" and got[0] == "ok":
+            for sfx in ("lock", "def"):
+                if raw.get(f"store/{op[1]}.{sfx}", ("none",))[0] != "link":
+                    raise Mismatch(f"{where}\n  point-latest left no store/{op[1]}.{sfx}")
+            STATS["stable_pointers"] += 1
         if want[0] == "refused":
             STATS["refusals"][want[1]] = STATS["refusals"].get(want[1], 0) + 1
             if got[0] != "error" or want[1] not in got[1]:
@@ -710,6 +747,22 @@ def reference_writes(exe: str, work: Path, seed: int) -> None:
                  sif_json(exe, root, ["list", layer, "--json"]), ref.list_builds(str(root), layer))
     if "drift: pip\n" not in (root / layer / f"{layer}-{ts}.unverified").read_text():
         raise Mismatch(f"seed {seed}: the unverified marker lost its reason")
+
+    # The reference moves only `<layer>.sif`: fsck finds the stable pointers
+    # left on the build sifstore pointed at, and --repair realigns them.
+    older = [b["ts"] for b in ref.list_builds(root, layer) if b["ts"] != ts]
+    if older:
+        ref.point_latest(root, layer, older[0])
+        p = run_sifstore(exe, str(root), ["fsck", "--json"], case)
+        found = sorted(f["path"] for f in json.loads(p.stdout)["findings"]
+                       if "stable pointer names" in f["problem"])
+        expect_equal(f"seed {seed}: fsck after the reference moved only {layer}.sif",
+                     (1, [f"{root}/{layer}.def", f"{root}/{layer}.lock"]), (p.returncode, found))
+        run_sifstore(exe, str(root), ["fsck", "--repair"], case)
+        for sfx in ("lock", "def"):
+            expect_equal(f"seed {seed}: {layer}.{sfx} after fsck --repair",
+                         f"{layer}/{layer}-{older[0]}.{sfx}", os.readlink(root / f"{layer}.{sfx}"))
+        STATS["stable_pointers"] += 1
 
     # Prune: sifstore's plan equals the reference's result (pins aside).
     for layer in built:
@@ -847,7 +900,8 @@ def main() -> int:
     print(f"{STATS['cases']} random stores, {STATS['steps']} steps ({STATS['compared']} compared "
           f"exactly, {sum(STATS['refusals'].values())} documented refusals "
           f"{STATS['refusals']}), {STATS['listed_builds']} builds listed, "
-          f"{STATS['pruned_builds']} pruned, {STATS['pins_applied']} builds kept by a pin; "
+          f"{STATS['pruned_builds']} pruned, {STATS['pins_applied']} builds kept by a pin, "
+          f"{STATS['stable_pointers']} stable pointer trios checked; "
           f"{args.cross if args.only is None else 0} cross-written stores each way; "
           f"{elapsed:.1f} s")
     print("compared outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(STATS["outcomes"].items())))
