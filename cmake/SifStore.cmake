@@ -461,8 +461,8 @@ function(add_sif_layer layer)
         "(${def} says `Bootstrap: ${agent}`)")
     endif()
     set(from_args --from ${arg_FROM})
-    get_property(base_image GLOBAL PROPERTY SIFSTORE_LAYER_${arg_FROM}_IMAGE)
-    set(from_depends "${base_image}" sif-${arg_FROM})
+    get_property(base_stamp GLOBAL PROPERTY SIFSTORE_LAYER_${arg_FROM}_STAMP)
+    set(from_depends "${base_stamp}" sif-${arg_FROM})
   endif()
 
   # BUILDER, BUILD_ARGS, LAUNCHER, JOB_POOL
@@ -520,27 +520,46 @@ function(add_sif_layer layer)
   endif()
 
   _sifstore_executable(sifstore)
-  set(depfile "${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/sifstore/${layer}.d")
-  file(MAKE_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/sifstore" "${root}")
+  # Ninja's output is the stamp, never a pointer: Ninja deletes the outputs
+  # (and byproducts) of a command it interrupts when the command has a
+  # depfile, and `ninja -t clean` deletes them too. `sifstore build` writes
+  # the stamp last, once the build is published.
+  set(stamp_dir "${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/sifstore")
+  set(stamp "${stamp_dir}/${layer}.stamp")
+  set(depfile "${stamp_dir}/${layer}.d")
+  set(lock "${root}/${layer}.lock")
+  set(locked_def "${root}/${layer}.def")
+  file(MAKE_DIRECTORY "${stamp_dir}" "${root}")
   add_custom_command(
-    OUTPUT "${image}"
+    OUTPUT "${stamp}"
     COMMAND ${launcher} "${sifstore}" --root "${root}" build ${layer} --def "${def}"
             ${from_args} ${builder_args} ${build_arg_options} ${build_options}
-            --depfile "${depfile}" --depfile-target "${image}"
+            --depfile "${depfile}" --depfile-target "${stamp}" --stamp "${stamp}"
     DEPENDS "${def}" ${from_depends} ${arg_DEPENDS}
     DEPFILE "${depfile}"
     WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}"
     COMMENT "Building SIF layer ${layer}"
     ${pool_options}
     VERBATIM)
+  set(pointers "")
+  if(CMAKE_GENERATOR MATCHES "Ninja")
+    # The three stable pointers are phony outputs (a custom command without
+    # a COMMAND) of the stamp: a rule may list them in its DEPENDS, and
+    # Ninja never runs, interrupts or cleans a phony edge, so it never
+    # deletes them. (The Makefile generators' `clean` would remove them:
+    # there, rules depend on the stamp.)
+    set(pointers "${image}" "${lock}" "${locked_def}")
+    add_custom_command(OUTPUT ${pointers} DEPENDS "${stamp}" VERBATIM)
+  endif()
 
   set(all ALL)
   if(arg_EXCLUDE_FROM_ALL)
     set(all "")
   endif()
-  add_custom_target(sif-${layer} ${all} DEPENDS "${image}")
+  add_custom_target(sif-${layer} ${all} DEPENDS "${stamp}" ${pointers})
   set_target_properties(sif-${layer} PROPERTIES
-    SIFSTORE_LAYER "${layer}" SIFSTORE_ROOT "${root}" SIFSTORE_IMAGE "${image}")
+    SIFSTORE_LAYER "${layer}" SIFSTORE_ROOT "${root}" SIFSTORE_IMAGE "${image}"
+    SIFSTORE_LOCK "${lock}" SIFSTORE_DEF "${locked_def}" SIFSTORE_STAMP "${stamp}")
 
   set(retain_args "")
   if(DEFINED arg_RETAIN)
@@ -561,6 +580,7 @@ function(add_sif_layer layer)
   set_property(GLOBAL APPEND PROPERTY SIFSTORE_LAYERS "${layer}")
   set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_ROOT "${root}")
   set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_IMAGE "${image}")
+  set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_STAMP "${stamp}")
   set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_DECLARED_IN "${CMAKE_CURRENT_LIST_FILE}")
   set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_SIFSTORE "${sifstore}")
   set_property(GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_VERIFY_COMMAND
@@ -572,6 +592,41 @@ function(add_sif_layer layer)
     cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" ID sifstore_aggregates
       CALL _sifstore_finish)
   endif()
+endfunction()
+
+function(install_sif_layer layer)
+  set(where "install_sif_layer(${layer})")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "DESTINATION;COMPONENT" "")
+  if(DEFINED arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "${where}: unknown argument(s): ${arg_UNPARSED_ARGUMENTS} "
+      "(the keywords are DESTINATION COMPONENT)")
+  endif()
+  foreach(keyword IN LISTS arg_KEYWORDS_MISSING_VALUES)
+    message(FATAL_ERROR "${where}: ${keyword} needs a value")
+  endforeach()
+  if(NOT DEFINED arg_DESTINATION OR arg_DESTINATION STREQUAL "")
+    message(FATAL_ERROR "${where}: DESTINATION <dir> is required")
+  endif()
+  get_property(declared GLOBAL PROPERTY SIFSTORE_LAYERS)
+  if(NOT layer IN_LIST declared)
+    message(FATAL_ERROR "${where}: layer '${layer}' is not declared: call "
+      "add_sif_layer(${layer} ...) before install_sif_layer(${layer} ...)")
+  endif()
+  get_property(root GLOBAL PROPERTY SIFSTORE_LAYER_${layer}_ROOT)
+  set(component "")
+  if(DEFINED arg_COMPONENT)
+    set(component COMPONENT "${arg_COMPONENT}")
+  endif()
+  # The pointers move at build time: they are read when `cmake --install`
+  # runs, by a script that comes with this module.
+  set(script "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/SifStoreInstallLayer.cmake")
+  string(CONFIGURE [[
+set(SIFSTORE_INSTALL_ROOT [==[@root@]==])
+set(SIFSTORE_INSTALL_LAYER [==[@layer@]==])
+set(SIFSTORE_INSTALL_DESTINATION [==[@arg_DESTINATION@]==])
+include([==[@script@]==])
+]] code @ONLY)
+  install(CODE "${code}" ${component})
 endfunction()
 
 # Runs at the end of the top-level directory: checks what could not be

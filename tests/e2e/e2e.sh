@@ -14,7 +14,7 @@
 #     CMAKE, NINJA         the programs to run
 #
 # Cases: build_order incremental retain_clean standalone parallel errors
-#        scale find_package add_subdirectory fetchcontent example
+#        scale find_package add_subdirectory fetchcontent example interrupt products
 set -euo pipefail
 
 case_name=${1:?usage: e2e.sh CASE}
@@ -211,6 +211,21 @@ pinned_by() { cat "$store/$1"/*.lock | sed -n "s|^# base-image: $store/$2/$2-\(.
 newest_ts() { "$SIFSTORE_EXE" --root "$store" list "$1" --json | sed -n 's/.*"ts": "\(.*\)".*/\1/p' | head -n 1; }
 # Every timestamped artifact of the store, with its size and mtime.
 history() { (cd "$store" && find . -mindepth 2 -type f ! -name '.*' -printf '%p %s %T@\n' | sort); }
+# Every stable pointer of the store and what it names.
+pointers() { (cd "$store" && find . -maxdepth 1 -type l -printf '%p -> %l\n' | sort); }
+# The pointer trio of each layer agrees, and `sifstore check` passes.
+expect_store_sound() {
+  local layer ts
+  for layer in "$@"; do
+    ts=$(active "$layer" | sed -n "s|^$layer/$layer-\(.*\)\.sif\$|\1|p")
+    [ -n "$ts" ] || fail "$layer has no latest pointer naming a build: $(pointers)"
+    [ "$(readlink "$store/$layer.lock")" = "$layer/$layer-$ts.lock" ] || fail "$layer.lock disagrees with $layer.sif"
+    [ "$(readlink "$store/$layer.def")" = "$layer/$layer-$ts.def" ] || fail "$layer.def disagrees with $layer.sif"
+    "$SIFSTORE_EXE" --root "$store" check "$layer" >/dev/null 2>&1 || fail "sifstore check $layer fails"
+  done
+  "$SIFSTORE_EXE" --root "$store" fsck | grep -i pointer && fail "fsck finds pointer problems"
+  return 0
+}
 
 expect_counts() {  # expect_counts base=N mid=N ...
   local pair
@@ -256,10 +271,18 @@ case_build_order() {
   [ -f "$store/$(active top | sed 's/\.sif$/.verified/')" ] || fail "VERIFY: top is not marked verified"
   [ "$(grep -c " build other " "$proj/launcher.log")" = 1 ] || fail "LAUNCHER did not run other's build once"
   grep -q " build base " "$proj/launcher.log" && fail "LAUNCHER ran another layer's build"
-  # The registered output is the latest pointer.
-  [ -L "$store/top.sif" ] || fail "no latest pointer for top"
-  grep -q "input: CUSTOM_COMMAND" <<<"$("$NINJA" -C "$build" -t query containers/top.sif)" ||
-    fail "containers/top.sif is not the output of the build command"
+  # The registered output is the stamp; the three stable pointers are phony
+  # outputs of it (Ninja never runs, interrupts or cleans a phony edge).
+  local ext
+  for ext in sif lock def; do
+    [ "$(readlink "$store/top.$ext")" = "top/top-$(newest_ts top).$ext" ] || fail "top.$ext does not name the newest build"
+    grep -q "input: phony" <<<"$("$NINJA" -C "$build" -t query containers/top.$ext)" ||
+      fail "containers/top.$ext is not a phony output"
+  done
+  grep -q "input: CUSTOM_COMMAND" <<<"$("$NINJA" -C "$build" -t query CMakeFiles/sifstore/top.stamp)" ||
+    fail "the stamp is not the output of the build command"
+  grep -q "^sifstore: built top-$(newest_ts top): " "$build/CMakeFiles/sifstore/top.stamp" ||
+    fail "the stamp does not name the build"
 
   step "second ninja"
   run_ninja
@@ -374,25 +397,29 @@ case_retain_clean() {
 
   step "ninja clean keeps every timestamped build"
   run_ninja  # mid, top on the newest base
-  local before after
+  local before after before_pointers
   before=$(history)
+  before_pointers=$(pointers)
+  for layer in base mid top other; do
+    [ "$(active $layer)" = "$layer/$layer-$(newest_ts $layer).sif" ] || fail "$layer not pointed at its newest build"
+  done
   run_ninja clean
   after=$(history)
   [ "$before" = "$after" ] || fail "ninja clean changed the history: $(diff <(echo "$before") <(echo "$after"))"
   local n
   n=$(echo "$before" | grep -c '\.sif ')
   echo "  $n timestamped SIFs kept"
-  # It removes the registered outputs, the latest pointers (symlinks only).
+  # It removes the stamps (Ninja's outputs), never a pointer.
+  [ "$before_pointers" = "$(pointers)" ] || fail "ninja clean moved or removed pointers: $(pointers)"
   for layer in base mid top other; do
-    [ -e "$store/$layer.sif" ] && fail "ninja clean left $layer.sif (expected the pointer removed)"
+    [ -e "$build/CMakeFiles/sifstore/$layer.stamp" ] && fail "ninja clean left $layer's stamp"
   done
+  "$SIFSTORE_EXE" --root "$store" check top >/dev/null || fail "check fails after ninja clean"
 
-  step "sif-point-latest restores the pointers without building"
+  step "sif-point-latest does nothing: the pointers are there"
   run_ninja sif-point-latest
   no_builds
-  for layer in base mid top other; do
-    [ "$(active $layer)" = "$layer/$layer-$(newest_ts $layer).sif" ] || fail "$layer not pointed at its newest build"
-  done
+  [ "$before_pointers" = "$(pointers)" ] || fail "sif-point-latest moved pointers"
   step "after clean the next ninja builds every layer again, history intact"
   run_ninja
   expect_built_set base mid top other
@@ -523,6 +550,209 @@ add_sif_layer(p2 DEF p2.def)"
   overlapped && fail "console pool builds overlapped"
   grep -q "INFO:    Starting build" <<<"$out" || fail "the builder's output did not reach the terminal"
   return 0
+}
+
+# Ctrl-C, a kill and a dropped session while builds run: Ninja deletes the
+# outputs of a command it interrupts (it has a depfile), and those are only
+# stamps. slow and other build at once (-j2), each builder holding until the
+# test lets it go or ninja interrupts it; waits is built FROM slow and waits
+# on it.
+case_interrupt() {
+  mkdir -p "$proj"
+  printf 'Bootstrap: scratch\n\n%%post\n    apt-get install -y hello=2.10-3\n' >"$proj/slow.def"
+  printf 'Bootstrap: scratch\n\n%%post\n    apt-get install -y curl=7.88.1-10\n' >"$proj/other.def"
+  printf 'Bootstrap: localimage\nFrom: slow.sif\n\n%%post\n    pip install six==1.16.0\n' >"$proj/waits.def"
+  cat >"$proj/held-builder" <<EOF
+#!/bin/sh
+# While $proj/hold exists, a build says it started and waits (up to 60 s).
+if [ "\$1" = build ] && [ -e "$proj/hold" ]; then
+  for last; do :; done
+  layer=\$(basename "\$(dirname "\$last")")
+  touch "$proj/running.\$layer"
+  i=0
+  while [ -e "$proj/hold" ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
+fi
+exec "$SIFSTORE_STANDIN" "\$@"
+EOF
+  chmod +x "$proj/held-builder"
+  write_project module "set(SIFSTORE_BUILDER \"$proj/held-builder\")
+add_sif_layer(slow DEF slow.def)
+add_sif_layer(other DEF other.def)
+add_sif_layer(waits DEF waits.def FROM slow)"
+  configure module
+  step "first build"
+  run_ninja
+  expect_built_set slow other waits
+  touch "$proj/slow.def" "$proj/other.def"
+  run_ninja
+  expect_built_set slow other waits
+  expect_store_sound slow other waits
+
+  # interrupted SIGNAL LAYERS...: ninja -j2 runs until the builders of
+  # LAYERS have started, gets SIGNAL, and stops; nothing was published.
+  interrupted() {
+    local sig=$1 layer pid status i
+    shift
+    rm -f "$proj"/running.*
+    touch "$proj/hold"
+    # A background job of a script ignores SIGINT; ninja and the builds get
+    # the default dispositions back.
+    env --default-signal=INT,TERM,HUP "$NINJA" -C "$build" -j2 >"$E2E_WORK/ninja.log" 2>&1 &
+    pid=$!
+    for layer in "$@"; do
+      for i in $(seq 600); do
+        [ -e "$proj/running.$layer" ] && break
+        sleep 0.1
+      done
+      [ -e "$proj/running.$layer" ] || fail "the build of $layer did not start: $(cat "$E2E_WORK/ninja.log")"
+    done
+    kill -s "$sig" "$pid"
+    status=0
+    wait "$pid" || status=$?
+    rm -f "$proj/hold"
+    sed 's/^/  | /' "$E2E_WORK/ninja.log"
+    [ "$status" != 0 ] || fail "ninja was not interrupted by SIG$sig"
+    grep -q "interrupted" "$E2E_WORK/ninja.log" || fail "ninja did not say it was interrupted"
+    grep -q "^sifstore: built" "$E2E_WORK/ninja.log" && fail "a build was published"
+    return 0
+  }
+
+  local sig before
+  for sig in INT TERM HUP; do
+    step "SIG$sig while slow and other build and waits waits on slow"
+    touch "$proj/slow.def" "$proj/other.def"
+    before=$(pointers)
+    interrupted "$sig" slow other
+    [ "$(pointers)" = "$before" ] || fail "SIG$sig moved pointers:
+$before
+->
+$(pointers)"
+    expect_store_sound slow other waits
+    [ -e "$build/CMakeFiles/sifstore/slow.stamp" ] && fail "the interrupted build's stamp is left"
+  done
+  step "the next ninja builds what is missing, then nothing"
+  run_ninja -j2
+  expect_built_set slow other waits
+  expect_store_sound slow other waits
+  run_ninja
+  expect_no_work
+
+  step "after a rollback, an interrupted rebuild leaves the rolled-back pointer"
+  "$SIFSTORE_EXE" --root "$store" rollback slow >/dev/null
+  "$SIFSTORE_EXE" --root "$store" rollback other >/dev/null
+  expect_store_sound slow other waits
+  before=$(pointers)
+  [ "$(active slow)" != "slow/slow-$(newest_ts slow).sif" ] || fail "rollback did not move slow"
+  touch "$proj/slow.def" "$proj/other.def"
+  interrupted INT slow other
+  [ "$(pointers)" = "$before" ] || fail "an interrupted rebuild moved the rolled-back pointers"
+  expect_store_sound slow other waits
+
+  step "SIGINT at other points of the builds: every pointer trio names a whole build"
+  local n delay
+  for n in 1 2 3 4 5 6 7 8; do
+    touch "$proj/slow.def" "$proj/other.def"
+    delay=$(awk -v n=$n 'BEGIN { printf "%.2f", n * 0.25 }')
+    env --default-signal=INT,TERM,HUP "$NINJA" -C "$build" -j2 >"$E2E_WORK/ninja.log" 2>&1 &
+    sleep "$delay"
+    kill -s INT $! 2>/dev/null || true
+    wait $! || true
+    echo "  after ${delay} s: $(grep -c '^sifstore: built' "$E2E_WORK/ninja.log") builds published"
+    expect_store_sound slow other waits
+  done
+  run_ninja -j2
+  expect_store_sound slow other waits
+  run_ninja
+  expect_no_work
+}
+
+# A rule that reads a layer's lock through $<TARGET_PROPERTY:...,SIFSTORE_LOCK>
+# (listed in its DEPENDS): it reruns when the layer is rebuilt, not otherwise.
+# install_sif_layer(): `cmake --install` puts each image with its lock and
+# locked def in the prefix, as regular files.
+case_products() {
+  write_fixture
+  write_project module "$(fixture_layers)
+add_custom_command(OUTPUT top-packages.txt
+  COMMAND \"\${CMAKE_COMMAND}\" -E copy \$<TARGET_PROPERTY:sif-top,SIFSTORE_LOCK> top-packages.txt
+  COMMAND \"\${CMAKE_COMMAND}\" -E echo \"uses \$<TARGET_PROPERTY:sif-top,SIFSTORE_DEF>\"
+  DEPENDS \$<TARGET_PROPERTY:sif-top,SIFSTORE_LOCK>
+  COMMENT \"Reading the lock of top\"
+  VERBATIM)
+add_custom_target(report ALL DEPENDS top-packages.txt)
+file(GENERATE OUTPUT properties.txt CONTENT \"\$<TARGET_PROPERTY:sif-mid,SIFSTORE_IMAGE>
+\$<TARGET_PROPERTY:sif-mid,SIFSTORE_LOCK>
+\$<TARGET_PROPERTY:sif-mid,SIFSTORE_DEF>
+\$<TARGET_PROPERTY:sif-mid,SIFSTORE_STAMP>
+\")
+install_sif_layer(base DESTINATION share/images)
+install_sif_layer(mid DESTINATION share/images COMPONENT images)
+install_sif_layer(top DESTINATION \"$E2E_WORK/absolute dest\")"
+  configure module
+  [ "$(cat "$build/properties.txt")" = "$store/mid.sif
+$store/mid.lock
+$store/mid.def
+$build/CMakeFiles/sifstore/mid.stamp" ] || fail "target properties: $(cat "$build/properties.txt")"
+
+  step "first build: the rule runs after top"
+  run_ninja
+  grep -q "Reading the lock of top" <<<"$out" || fail "the rule did not run"
+  cmp -s "$build/top-packages.txt" "$store/$(active top | sed 's/\.sif$/.lock/')" || fail "the rule read another lock"
+  run_ninja
+  expect_no_work
+
+  step "other rebuilt: the rule does not run"
+  touch "$proj/extra.txt"
+  run_ninja
+  expect_built other
+  grep -q "Reading the lock of top" <<<"$out" && fail "the rule ran though top was not rebuilt"
+
+  step "top rebuilt (through its base): the rule runs and reads the new lock"
+  touch "$proj/mid.def"
+  run_ninja
+  expect_built mid top
+  grep -q "Reading the lock of top" <<<"$out" || fail "the rule did not run after top was rebuilt"
+  cmp -s "$build/top-packages.txt" "$store/top/top-$(newest_ts top).lock" || fail "the rule read an old lock"
+  run_ninja
+  expect_no_work
+
+  step "cmake --install: each image with its lock and locked def, regular files"
+  local prefix=$E2E_WORK/prefix layer ext dir
+  "$CMAKE" --install "$build" --prefix "$prefix" >"$E2E_WORK/install.log" 2>&1 || {
+    cat "$E2E_WORK/install.log"
+    fail "cmake --install failed"
+  }
+  sed 's/^/  | /' "$E2E_WORK/install.log"
+  for layer in base mid top; do
+    dir=$prefix/share/images
+    [ $layer = top ] && dir="$E2E_WORK/absolute dest"
+    for ext in sif lock def; do
+      [ -f "$dir/$layer.$ext" ] && [ ! -L "$dir/$layer.$ext" ] || fail "no regular file $dir/$layer.$ext"
+      cmp -s "$dir/$layer.$ext" "$store/$layer/$layer-$(newest_ts $layer).$ext" ||
+        fail "$dir/$layer.$ext is not the active build's"
+    done
+  done
+  grep -qx "$prefix/share/images/mid.lock" "$build/install_manifest.txt" || fail "not in the install manifest"
+
+  step "a component, and DESTDIR"
+  rm -rf "$E2E_WORK/dd"
+  DESTDIR=$E2E_WORK/dd "$CMAKE" --install "$build" --prefix /opt/e2e --component images >/dev/null
+  [ "$(cd "$E2E_WORK/dd" && find . -type f | sort | xargs)" = "./opt/e2e/share/images/mid.def ./opt/e2e/share/images/mid.lock ./opt/e2e/share/images/mid.sif" ] ||
+    fail "component images under DESTDIR: $(cd "$E2E_WORK/dd" && find . | xargs)"
+
+  step "after a rollback, the install ships the rolled-back build"
+  "$SIFSTORE_EXE" --root "$store" rollback top >/dev/null
+  "$CMAKE" --install "$build" --prefix "$prefix" >/dev/null
+  cmp -s "$E2E_WORK/absolute dest/top.lock" "$store/$(active top | sed 's/\.sif$/.lock/')" ||
+    fail "install did not follow the rollback"
+
+  step "install of a layer without a latest pointer fails, naming what to do"
+  rm -f "$store/base.sif"
+  if "$CMAKE" --install "$build" --prefix "$prefix" >"$E2E_WORK/install.log" 2>&1; then
+    fail "install without base.sif succeeded"
+  fi
+  grep -q "install_sif_layer(base): .*base.sif is not a latest pointer" <<<"$(tr -s ' \n' ' ' <"$E2E_WORK/install.log")" ||
+    fail "unexpected install error: $(cat "$E2E_WORK/install.log")"
 }
 
 # Each bad call must fail at configure time with a message naming the argument.
@@ -966,7 +1196,7 @@ case_add_subdirectory() {
   # The subproject's sifstore is an order-only input of the builds
   # ("|| sifstore"): it is built first, and rebuilding it rebuilds no image.
   local inputs
-  inputs=$("$NINJA" -C "$build" -t query containers/base.sif | sed -n '/input:/,/outputs:/p')
+  inputs=$("$NINJA" -C "$build" -t query CMakeFiles/sifstore/base.stamp | sed -n '/input:/,/outputs:/p')
   echo "$inputs" | sed 's/^/  | /'
   grep -q '^    || .*sifstore' <<<"$inputs" || fail "sifstore is not an order-only input"
   grep -v '^    ||' <<<"$inputs" | grep -q 'tool/sifstore' &&
@@ -1009,7 +1239,7 @@ case_fetchcontent() {
 
 case "$case_name" in
   build_order | incremental | retain_clean | standalone | parallel | errors | scale | \
-    find_package | add_subdirectory | fetchcontent | example)
+    find_package | add_subdirectory | fetchcontent | example | interrupt | products)
     "case_$case_name"
     ;;
   *) fail "unknown case" ;;
