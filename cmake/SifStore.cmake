@@ -63,8 +63,9 @@ Commands
 
   The build runs ``sifstore build``, which stamps a new build
   ``<root>/<layer>/<layer>-<ts>.sif`` (with its ``.lock``, ``.def`` and
-  ``.build.log``), moves the layer's latest pointer ``<root>/<layer>.sif``
-  to it, and prunes old builds.
+  ``.build.log``), moves the layer's stable pointers to it -- the latest
+  pointer ``<root>/<layer>.sif`` and beside it ``<root>/<layer>.lock`` and
+  ``<root>/<layer>.def`` -- and prunes old builds.
 
   ``DEF <file.def>``
     The definition file (relative to the current source directory).
@@ -155,9 +156,18 @@ Commands
 
   ``sif-<layer>``
     Builds the layer (part of ``all`` unless ``EXCLUDE_FROM_ALL``).  Its
-    properties ``SIFSTORE_LAYER``, ``SIFSTORE_ROOT`` and ``SIFSTORE_IMAGE``
-    (the latest pointer) tell other rules where the image is, e.g.
-    ``$<TARGET_PROPERTY:sif-app,SIFSTORE_IMAGE>``.
+    properties tell other rules where the layer's products are:
+
+    ``SIFSTORE_IMAGE``, ``SIFSTORE_LOCK``, ``SIFSTORE_DEF``
+      The stable pointers ``<root>/<layer>.sif``, ``.lock`` and ``.def``:
+      the active build's image, lock and locked definition, e.g.
+      ``$<TARGET_PROPERTY:sif-app,SIFSTORE_LOCK>``.
+    ``SIFSTORE_STAMP``
+      The file Ninja builds for the layer,
+      ``<binary dir>/CMakeFiles/sifstore/<layer>.stamp``, written last by a
+      build that published.
+    ``SIFSTORE_LAYER``, ``SIFSTORE_ROOT``
+      The layer's name and store.
 
   ``sif-<layer>-prune``
     Prunes the layer's old builds (``RETAIN``), without building.
@@ -169,30 +179,80 @@ Commands
   ``sif-list`` (prints each layer's builds) and ``sif-verify`` (builds what
   is out of date, then round-trip verifies each layer's active build).
 
+.. command:: install_sif_layer
+
+  Installs a layer's active build, so that ``cmake --install`` and CPack
+  ship images like any other product:
+
+  .. code-block:: cmake
+
+    install_sif_layer(<layer> DESTINATION <dir> [COMPONENT <component>])
+
+  The image, lock and locked definition of the build the latest pointer
+  names *when the install runs* (after a ``rollback``, the rolled-back
+  build) are installed into ``<dir>`` (relative to the install prefix, or
+  absolute; ``DESTDIR`` applies) as regular files named ``<layer>.sif``,
+  ``<layer>.lock`` and ``<layer>.def``: stable names for the users of the
+  prefix, and copies, since ``install(FILES)`` would copy the pointers as
+  symlinks that dangle in the prefix.  The lock and definition are read
+  from the build itself, so the three always belong together.  The
+  ``<ts>`` stays recorded in the store; the installed locked definition
+  names its base image by its path in the store.  The layer must be
+  declared first, and built before the install: a missing or foreign latest
+  pointer fails the install with a message.
+
   What Ninja knows, and when a layer is rebuilt:
 
-  * The latest pointer ``<root>/<layer>.sif`` is the build's registered
-    output; a rule that uses the image can list it in its ``DEPENDS``.
-    Ninja reads the pointer's time through the symlink: that of the image
-    it names.
+  * The build's registered output is the layer's stamp
+    (``SIFSTORE_STAMP``), never a pointer: Ninja deletes the outputs and
+    byproducts of a command it interrupts (Ctrl-C, ``SIGTERM``, a dropped
+    session's ``SIGHUP``) when the command has a depfile, and ``ninja -t
+    clean`` deletes them too; a deleted pointer would break every user of
+    the image and undo a ``rollback``.  The pointers are SifStore's alone.
+    ``sifstore build`` writes the stamp last, once the build is published
+    (and verified, with ``VERIFY``); also when it left the latest pointer
+    on a newer build of the layer published meanwhile (by another build
+    directory), since this build's inputs are then built.  An interrupted
+    or failed build leaves no stamp, and the next ``ninja`` builds it.
+  * With the Ninja generators the three stable pointers are *phony*
+    outputs of the stamp (a custom command without a ``COMMAND``): a rule
+    that uses a product lists the pointer in its ``DEPENDS``, e.g.
+    ``DEPENDS $<TARGET_PROPERTY:sif-app,SIFSTORE_LOCK>``, and reruns when
+    the layer is rebuilt, not otherwise.  Ninja never runs, interrupts or
+    cleans a phony edge, so it never deletes a pointer.  (This is why they
+    are not the byproducts of ``sif-<layer>``: Ninja deletes byproducts as
+    it deletes outputs.)  With the Makefile generators, whose ``clean``
+    would delete them, rules depend on the ``sif-<layer>`` target or on
+    ``SIFSTORE_STAMP`` and read the pointers in their commands.
   * The build's depfile lists the definition, every host file its
     ``%files`` sections copy (a directory with everything below it) and the
-    base layer's pointer.  Touching any of them, a ``DEPENDS`` file, or
-    rebuilding the base layer rebuilds this layer and every layer built
-    ``FROM`` it, nothing else.  A second ``ninja`` does nothing.
+    base layer's pointer; a ``FROM`` layer also depends on the base's stamp.
+    Touching any of them, a ``DEPENDS`` file, or rebuilding the base layer
+    rebuilds this layer and every layer built ``FROM`` it, nothing else.  A
+    second ``ninja`` does nothing.
   * Ninja also reruns a build whose command changed: a different
     ``BUILDER``, ``ARGS``, ``BUILD_ARGS``, ``FROM``, ``RETAIN``, ``VERIFY``,
     ``LAUNCHER``, ``ROOT`` or ``sifstore`` path rebuilds that layer (and
     those built ``FROM`` it).  Re-running CMake alone rebuilds nothing.
-  * The timestamped builds are not registered outputs, so ``ninja clean``
-    never removes one.  It removes the latest pointers (symlinks: the
-    images they name stay) and the depfiles, so the next ``ninja`` builds
-    every layer anew, as a clean asks; the old builds stay until ``RETAIN``
-    prunes them.  ``ninja sif-point-latest`` puts the pointers back without
-    building, for users of the images in the meantime.
-  * A failed build leaves the layer's latest pointer and its history as
-    they were; Ninja prints ``sifstore``'s error, which names the build log,
-    and tries the build again on the next run.
+  * ``ninja clean`` removes the stamps and depfiles, never a pointer or a
+    timestamped build: the next ``ninja`` builds every layer anew, as a
+    clean asks, while the images stay in use; the old builds stay until
+    ``RETAIN`` prunes them.
+  * A failed or interrupted build leaves the layer's pointers and its
+    history as they were; Ninja prints ``sifstore``'s error, which names
+    the build log, and tries the build again on the next run.
+  * The three pointers move together (``.lock``, ``.def``, then ``.sif``,
+    each an atomic rename, interrupts held back meanwhile): whenever
+    ``<layer>.sif`` names a build, ``<layer>.lock`` and ``<layer>.def``
+    were moved to it first.  A reader racing a publish may see ``.lock``
+    and ``.def`` one build ahead of ``.sif``, never behind; one that needs
+    the three to agree reads ``.sif``, then the others, and reads again
+    when their ``<ts>`` differ.  ``sifstore fsck`` reports pointers that
+    disagree (e.g. after another tool moved only ``.sif``) and
+    ``fsck --repair`` realigns them with ``.sif``.
+  * Upgrading a build directory made by a SifStore whose registered output
+    was the pointer: the first ``ninja`` after CMake re-runs builds each
+    layer once (no stamps yet); the pointers are kept.
   * Layers build in parallel, as far as ``-j`` and ``FROM`` allow; Ninja
     prints one summary line per build (``sifstore: built <layer>-<ts>:
     ...``), and the builder's output goes to the build log, whose path an
@@ -248,6 +308,14 @@ Example
 
   add_test(NAME app-runs
            COMMAND apptainer run $<TARGET_PROPERTY:sif-app,SIFSTORE_IMAGE>)
+
+  # A report that reruns whenever app is rebuilt.
+  add_custom_command(OUTPUT app-packages.txt
+    COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_PROPERTY:sif-app,SIFSTORE_LOCK> app-packages.txt
+    DEPENDS $<TARGET_PROPERTY:sif-app,SIFSTORE_LOCK>
+    VERBATIM)
+
+  install_sif_layer(app DESTINATION share/images)
 #]=======================================================================]
 
 include_guard(GLOBAL)
