@@ -210,18 +210,6 @@ void run_builder_build(const std::vector<std::string>& builder,
     throw Error(what + ": " + builder[0] + " succeeded but wrote no image at " + out);
 }
 
-// A fault-injection point for the kill tests: when $SIFSTORE_DEBUG_STOP_AT
-// names this step, the process stops itself (SIGSTOP) there, so a test can
-// kill it at exactly that point of the chain.
-void debug_stop_point(const char* step) {
-  const char* at = std::getenv("SIFSTORE_DEBUG_STOP_AT");
-  if (!at || std::strcmp(at, step) != 0) return;
-  std::string msg = std::string("sifstore: stopped at ") + step + "\n";
-  if (::write(STDERR_FILENO, msg.data(), msg.size()) < 0) {
-  }
-  ::raise(SIGSTOP);
-}
-
 Fd open_log(const Dir& dir, const std::string& name) {
   int fd = ::openat(dir.fd(), name.c_str(),
                     O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);

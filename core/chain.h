@@ -26,7 +26,9 @@
 // For the kill tests, $SIFSTORE_DEBUG_STOP_AT=<step> makes the process stop
 // itself (SIGSTOP) at one step: reserved, built, captured, publishing
 // (lock and def written, image not yet renamed), renamed (image visible,
-// reservation not yet released), pointed (before prune).
+// reservation not yet released), pointing (inside Store::move_pointers:
+// `.lock` and `.def` moved, `.sif` not yet; interrupts held back), pointed
+// (before prune).
 #pragma once
 
 #include <functional>

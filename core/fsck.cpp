@@ -153,8 +153,9 @@ std::optional<std::string> check_pointer(const Store& store, const std::string& 
 // pointer: each must name the companion of the build `<layer>.sif` names
 // (active_ts), or not exist when there is no latest pointer. --repair
 // realigns them with `<layer>.sif` (it is the one users and the reference
-// tool move), or removes them. A regular file or directory of that name is
-// reported, never touched.
+// tool move), or removes them, and adds them where they are missing beside
+// `<layer>.sif` (not a finding without --repair). A regular file or
+// directory of that name is reported, never touched.
 void check_companion_pointers(const Store& store, const std::string& layer,
                               const std::optional<std::string>& active_ts, bool repair,
                               FsckReport& report) {
@@ -179,6 +180,9 @@ void check_companion_pointers(const Store& store, const std::string& layer,
     } else {
       std::string want = pointer_target(layer, *active_ts, a);
       if (target == want) continue;
+      // Missing beside `.sif` (a store of the reference tool or of an older
+      // SifStore) is no fault: nothing names a wrong file. --repair adds it.
+      if (!target && !repair) continue;
       problem = target ? "stable pointer names " + *target + ", but " + pointer_name(layer) +
                              " names " + pointer_target(layer, *active_ts)
                        : "missing stable pointer (" + pointer_name(layer) + " names " +

@@ -14,6 +14,15 @@
 //   - pointers that dangle, or name something that is
 //     not a build of their layer in this store           repair: pointed at the newest
 //                                                        complete build, else removed
+//   - stable pointers `<layer>.lock`, `<layer>.def` that
+//     do not name the companions of the build
+//     `<layer>.sif` names (e.g. the reference tool moved
+//     only `.sif`), or are left without it               repair: realigned with `.sif`,
+//                                                        or removed
+//     (missing beside `.sif`, as in a store the
+//     reference made, is no finding; --repair adds them)
+//   - a regular file or directory where a stable
+//     pointer `<layer>.lock`/`.def` belongs              reported only
 // It never removes an image, and never follows a symlink.
 #pragma once
 

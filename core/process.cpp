@@ -106,6 +106,15 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& cwd, int ou
 
 }  // namespace
 
+void debug_stop_point(const char* step) {
+  const char* at = std::getenv("SIFSTORE_DEBUG_STOP_AT");
+  if (!at || std::strcmp(at, step) != 0) return;
+  std::string msg = std::string("sifstore: stopped at ") + step + "\n";
+  if (::write(STDERR_FILENO, msg.data(), msg.size()) < 0) {
+  }
+  ::raise(SIGSTOP);
+}
+
 std::string ExitStatus::describe() const {
   if (signaled) return "killed by signal " + std::to_string(code - 128);
   return "exit status " + std::to_string(code);

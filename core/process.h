@@ -52,4 +52,9 @@ struct CapturedRun {
 };
 CapturedRun run_captured(const std::vector<std::string>& argv, size_t max_bytes = 256u << 20);
 
+// A fault-injection point for the kill tests: when $SIFSTORE_DEBUG_STOP_AT
+// names this step, the process stops itself (SIGSTOP) there, so a test can
+// kill it at exactly that point (the steps: core/chain.h).
+void debug_stop_point(const char* step);
+
 }  // namespace sifstore

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/layer_lock.h"
+#include "core/process.h"
 #include "core/text.h"
 
 namespace sifstore {
@@ -345,8 +346,30 @@ void Store::move_pointers(std::string_view layer, std::string_view ts) const {
     sigset_t mask;
     ~Restore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
   } restore{previous};
-  for (Artifact a : kPointerArtifacts)
-    root_.symlink_atomic(pointer_name(layer, a), pointer_target(layer, ts, a));
+  // A move that fails (disk full) puts back the pointers it had moved, so a
+  // failed command leaves the three as they were.
+  std::vector<std::pair<std::string, std::optional<std::string>>> moved;
+  try {
+    for (Artifact a : kPointerArtifacts) {
+      if (a == Artifact::kSif) debug_stop_point("pointing");
+      std::string name = pointer_name(layer, a);
+      // Put back also when the rename went through and a sync after it failed.
+      moved.emplace_back(name, root_.read_link(name));
+      root_.symlink_atomic(name, pointer_target(layer, ts, a));
+    }
+  } catch (...) {
+    for (const auto& [name, previous_target] : moved) {
+      try {
+        if (previous_target)
+          root_.symlink_atomic(name, *previous_target);
+        else
+          root_.unlink(name);
+      } catch (...) {
+        // fsck --repair realigns what is left with `<layer>.sif`.
+      }
+    }
+    throw;
+  }
 }
 
 void Store::point_latest(std::string_view layer, std::string_view ts) const {

@@ -120,6 +120,10 @@ class Group {
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
+  // Sends sig to the whole group (a stopped group keeps it pending).
+  void signal(int sig) const {
+    if (pid_ > 0) ::kill(-pid_, sig);
+  }
   // kill -9 of the whole group, then reap the leader.
   void kill_all() {
     if (pid_ <= 0) return;
@@ -426,6 +430,32 @@ using BuildConcurrent = BuildChainTest;
 // The layer lock is not held while a build is between its steps: another
 // build, a prune and a pointer move go on meanwhile; the older build then
 // publishes without taking latest from the newer one.
+// SIGINT, SIGTERM or SIGHUP arriving while the three pointers move (here:
+// between the `.def` and the `.sif` renames) is held back until all three
+// name the new build, then ends the process: never a `.lock` of one build
+// beside a `.sif` of another.
+TEST_F(BuildConcurrent, AnInterruptDuringThePointerMoveWaitsForAllThree) {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    SCOPED_TRACE(sig);
+    std::string ts0 = build_ok("base");
+    std::set<std::string> known = new_ts(root + "/base", {});
+    Group a(argv(build_args("base", "base.def")), env({"SIFSTORE_DEBUG_STOP_AT=pointing"}),
+            t.path(), t / "a.out");
+    ASSERT_TRUE(a.wait_stopped(30)) << a.output();
+    auto fresh = new_ts(root + "/base", known);
+    ASSERT_EQ(fresh.size(), 1u);
+    std::string ts = *fresh.begin();
+    EXPECT_EQ(latest("base"), ts0);  // stopped before `.sif` moved
+    a.signal(sig);
+    EXPECT_EQ(a.resume_and_wait(), 128 + sig) << a.output();
+    EXPECT_EQ(latest("base"), ts);
+    EXPECT_EQ(link_target(root + "/base.lock"), "base/base-" + ts + ".lock");
+    EXPECT_EQ(link_target(root + "/base.def"), "base/base-" + ts + ".def");
+    auto r = cli({"fsck"});
+    EXPECT_FALSE(contains(r.out, "pointer")) << r.out;
+  }
+}
+
 TEST_F(BuildConcurrent, AnOlderBuildFinishingLastLeavesLatestOnTheNewer) {
   std::string ts0 = build_ok("base");
   Group a(argv(build_args("base", "base.def", {"--stamp", t / "a.stamp"})),
