@@ -70,6 +70,16 @@ CheckResult check_layer(const Store& store, const std::string& layer,
     throw Error("latest pointer of layer '" + layer + "' names a missing build: " + paths.sif);
   if (dir->type_of(sif_name) != S_IFREG) throw Error(paths.sif + " is not a regular file");
   r.sif = std::filesystem::absolute(paths.sif).lexically_normal();
+  // The stable pointers beside it, when present, name this build's files.
+  for (Artifact a : kPointerArtifacts) {
+    if (a == Artifact::kSif) continue;
+    auto companion = store.root_dir().read_link(pointer_name(layer, a));
+    if (companion && *companion != pointer_target(layer, *ts, a))
+      r.warnings.push_back(store.root_dir().path_of(pointer_name(layer, a)) + " names " +
+                           *companion + ", not the " + std::string(artifact_suffix(a)) +
+                           " of the build " + pointer_name(layer) +
+                           " names (sifstore fsck --repair realigns it)");
+  }
 
   auto lock_text = dir->read_file(artifact_name(layer, *ts, Artifact::kLock));
   if (!lock_text) throw Error("build " + layer + "-" + *ts + " has no lock file " + paths.lock);

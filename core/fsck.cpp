@@ -103,8 +103,8 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
 // The latest pointer `<layer>.sif`. Returns the <ts> it names once it names
 // a build of the layer (after a repair, the build it was pointed at), else
 // nullopt.
-std::optional<std::string> check_pointer(const Store& store, const std::string& layer,
-                                         bool repair, FsckReport& report) {
+std::optional<std::string> check_pointer(const Store& store, const std::string& layer, bool repair,
+                                         FsckReport& report) {
   const Dir& root = store.root_dir();
   std::string name = pointer_name(layer);
   auto target = root.read_link(name);
@@ -166,9 +166,10 @@ void check_companion_pointers(const Store& store, const std::string& layer,
     auto type = root.type_of(name);
     auto target = root.read_link(name);
     if (type && !target) {
-      report.findings.push_back(
-          {root.path_of(name), "not a symlink where the stable pointer of layer '" + layer +
-                                   "' belongs; SifStore leaves it alone", ""});
+      report.findings.push_back({root.path_of(name),
+                                 "not a symlink where the stable pointer of layer '" + layer +
+                                     "' belongs; SifStore leaves it alone",
+                                 ""});
       continue;
     }
     std::string problem, action;

@@ -126,8 +126,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
       " (default: the latest pointer)")(
       "stamp", po::value<std::string>(),
       "after the build is published (and verified, with --verify), write this file last: "
-      "Ninja's output for add_sif_layer()")("quiet,q", po::bool_switch(),
-                                        "do not stream the builder's output (it is still logged)")(
+      "Ninja's output for add_sif_layer()")(
+      "quiet,q", po::bool_switch(), "do not stream the builder's output (it is still logged)")(
       "json", po::bool_switch(), "print the result as JSON");
   auto vm = parse_options(ctx, find_command("build"), d, {"LAYER"}, args);
   if (!vm) return 0;

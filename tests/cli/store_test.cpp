@@ -123,9 +123,13 @@ TEST_F(StoreCli, FsckFindsAndRepairsPointersThatDisagree) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find(t / "base.def" + ": stable pointer names"), std::string::npos) << r.out;
-  // check still hands out the image .sif names.
+  // check still hands out the image .sif names, and warns.
   r = cli({"check", "base"});
   EXPECT_EQ(r.out, t / ("base/base-" + kT1 + ".sif") + "\n") << r.err;
+  EXPECT_NE(r.err.find("sifstore: warning: " + t / "base.lock" + " names base/base-" + kT3 +
+                       ".lock, not the .lock of the build base.sif names"),
+            std::string::npos)
+      << r.err;
   r = cli({"fsck", "--repair"});
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("[pointed at base/base-" + kT1 + ".lock]"), std::string::npos) << r.out;
