@@ -753,6 +753,24 @@ $build/CMakeFiles/sifstore/mid.stamp" ] || fail "target properties: $(cat "$buil
   fi
   grep -q "install_sif_layer(base): .*base.sif is not a latest pointer" <<<"$(tr -s ' \n' ' ' <"$E2E_WORK/install.log")" ||
     fail "unexpected install error: $(cat "$E2E_WORK/install.log")"
+
+  step "bad install_sif_layer() calls fail at configure time"
+  local body want
+  while IFS='|' read -r body want; do
+    write_project module "$(fixture_layers)
+$body"
+    if "$CMAKE" -S "$proj" -B "$build" >"$E2E_WORK/configure.log" 2>&1; then
+      fail "configure accepted: $body"
+    fi
+    grep -qF -- "$want" <<<"$(tr -s ' \n' ' ' <"$E2E_WORK/configure.log")" ||
+      fail "configure of '$body' did not say: $want: $(cat "$E2E_WORK/configure.log")"
+    echo "  ok: $want"
+  done <<'EOF'
+install_sif_layer(nope DESTINATION share)|install_sif_layer(nope): layer 'nope' is not declared
+install_sif_layer(base)|install_sif_layer(base): DESTINATION <dir> is required
+install_sif_layer(base DESTINATION)|install_sif_layer(base): DESTINATION needs a value
+install_sif_layer(base DESTINATION share EXTRA)|install_sif_layer(base): unknown argument(s): EXTRA
+EOF
 }
 
 # Each bad call must fail at configure time with a message naming the argument.
