@@ -14,6 +14,7 @@
 #include "core/fs.h"
 #include "core/fsck.h"
 #include "core/names.h"
+#include "core/user_file.h"
 #include "tool/command.h"
 #include "tool/output.h"
 
@@ -194,10 +195,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   // built and published, and the pointer names a newer build of the layer
   // (Ninja need not build it again).
   if (stamp) {
-    std::filesystem::path p(*stamp);
-    if (!p.has_filename()) throw UsageError("build: --stamp " + *stamp + ": not a file name");
-    Dir::open(p.has_parent_path() ? p.parent_path().string() : ".")
-        .write_file_atomic(p.filename().string(), summary);
+    write_user_file(*stamp, summary, "--stamp");
   }
   if ((*vm)["json"].as<bool>()) {
     json j = {{"layer", o.layer},
