@@ -1,5 +1,6 @@
 #include "core/lockfile.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -12,7 +13,11 @@
 namespace sifstore {
 namespace {
 
-constexpr const char* kSections[] = {"pip", "dpkg", "node"};
+constexpr const char* kSections[] = {"rpm", "pip", "dpkg", "node"};
+
+// SifStore's own sections: the reference does not know them, so they must
+// come before its first section (lockfile.h).
+bool is_own_section(std::string_view name) { return name == "rpm"; }
 
 // --- Python str semantics over UTF-8 -----------------------------------------
 
@@ -247,6 +252,12 @@ std::map<std::string, std::string> Lock::version_set() const {
   for (const auto& [name, ver] : pip) merged["pip:" + name] = ver;
   for (const auto& [name, ver] : dpkg) merged["dpkg:" + name] = ver;
   for (const auto& [name, ver] : node_versions(node)) merged["node:" + name] = ver;
+  for (const auto& line : rpm) {  // sorted, so each name's versions come in order
+    size_t eq = line.find('=');
+    std::string& v = merged["rpm:" + line.substr(0, eq)];
+    if (!v.empty()) v += ' ';
+    v += eq == std::string::npos ? "" : line.substr(eq + 1);
+  }
   return merged;
 }
 
@@ -270,8 +281,15 @@ Lock parse_lock(std::string_view text, const std::string& source) {
     if (auto name = header_name(stripped)) {
       if (!is_known_section(*name))
         throw Error(where(source, lineno) + "unknown section [" + std::string(*name) +
-                    "]: a lock file has only [pip], [dpkg] and [node]");
+                    "]: a lock file has only [rpm], [pip], [dpkg] and [node]");
       std::string s(*name);
+      if (is_own_section(s))
+        for (const char* ref : {"pip", "dpkg", "node"})
+          if (section_line.count(ref))
+            throw Error(where(source, lineno) + "section [" + s + "] after [" + ref +
+                        "] (line " + std::to_string(section_line[ref]) + "): [" + s +
+                        "] goes before [pip], where the reference tool skips it (after [" + ref +
+                        "] it would read its lines as " + ref + " packages)");
       if (auto seen = section_line.find(s); seen != section_line.end())
         throw Error(where(source, lineno) + "section [" + s + "] given twice (first at line " +
                     std::to_string(seen->second) + ")");
@@ -283,9 +301,18 @@ Lock parse_lock(std::string_view text, const std::string& source) {
       if (stripped.empty()) continue;
       throw Error(where(source, lineno) + "'" + std::string(stripped.substr(0, 60)) +
                   "' before the first section: a lock file starts with comments and [pip], "
-                  "[dpkg] or [node]");
+                  "[dpkg] or [node] (or [rpm] before them)");
     }
-    if (section == "pip") {
+    if (section == "rpm") {
+      if (stripped.empty()) continue;
+      size_t eq = stripped.find('=');
+      bool spaced = std::any_of(stripped.begin(), stripped.end(),
+                                [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+      if (eq == std::string_view::npos || eq == 0 || eq + 1 == stripped.size() || spaced)
+        throw Error(where(source, lineno) + "rpm line '" + std::string(stripped.substr(0, 60)) +
+                    "' is not <name>=<epoch:version-release.arch> without white space");
+      lock.rpm.emplace_back(stripped);
+    } else if (section == "pip") {
       if (stripped.empty()) continue;
       std::string name, version;
       size_t eq = stripped.find("==");
@@ -331,6 +358,7 @@ Lock parse_lock(std::string_view text, const std::string& source) {
       node_started = true;
     }
   }
+  std::sort(lock.rpm.begin(), lock.rpm.end());
   lock.node = std::string(py_strip(node_text));
   if (!lock.node.empty() && !nlohmann::json::accept(lock.node))
     throw Error(where(source, section_line["node"]) +
@@ -364,6 +392,21 @@ std::string format_lock(const Lock& lock) {
     if (!is_fact_key(key)) throw bad("fact key '" + key + "' is not [a-z0-9-]+");
     check_version("fact " + key, value);
     out += "# " + key + ": " + value + "\n";
+  }
+  if (!lock.rpm.empty()) {
+    std::vector<std::string> rpm = lock.rpm;
+    std::sort(rpm.begin(), rpm.end());
+    out += "[rpm]\n";
+    for (const auto& line : rpm) {
+      check_line("rpm line", line);
+      size_t eq = line.find('=');
+      bool spaced = std::any_of(line.begin(), line.end(),
+                                [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+      if (eq == std::string::npos || eq == 0 || eq + 1 == line.size() || spaced ||
+          !py_strip(line).size() || line.front() == '#' || header_name(line))
+        throw bad("rpm line '" + line + "' is not <name>=<epoch:version-release.arch>");
+      out += line + "\n";
+    }
   }
   out += "[pip]\n";
   for (const auto& [name, ver] : lock.pip) {
