@@ -286,8 +286,8 @@ Lock parse_lock(std::string_view text, const std::string& source) {
       if (is_own_section(s))
         for (const char* ref : {"pip", "dpkg", "node"})
           if (section_line.count(ref))
-            throw Error(where(source, lineno) + "section [" + s + "] after [" + ref +
-                        "] (line " + std::to_string(section_line[ref]) + "): [" + s +
+            throw Error(where(source, lineno) + "section [" + s + "] after [" + ref + "] (line " +
+                        std::to_string(section_line[ref]) + "): [" + s +
                         "] goes before [pip], where the reference tool skips it (after [" + ref +
                         "] it would read its lines as " + ref + " packages)");
       if (auto seen = section_line.find(s); seen != section_line.end())

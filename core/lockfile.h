@@ -73,8 +73,7 @@ struct Lock {
   std::map<std::string, std::string> version_set() const;
 
   bool operator==(const Lock& o) const {
-    return pip == o.pip && dpkg == o.dpkg && node == o.node && rpm == o.rpm &&
-           facts == o.facts;
+    return pip == o.pip && dpkg == o.dpkg && node == o.node && rpm == o.rpm && facts == o.facts;
   }
   bool operator!=(const Lock& o) const { return !(*this == o); }
 };

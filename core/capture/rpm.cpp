@@ -21,8 +21,7 @@
 
 namespace sifstore {
 
-const char* const kRpmQueryFormat =
-    "%{NAME}=%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}";
+const char* const kRpmQueryFormat = "%{NAME}=%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}";
 
 namespace {
 
@@ -128,8 +127,7 @@ struct LogSink {
 
 int log_callback(rpmlogRec rec, rpmlogCallbackData data) {
   auto* sink = static_cast<LogSink*>(data);
-  if (rpmlogRecPriority(rec) <= RPMLOG_ERR)
-    sink->errors.emplace_back(trim(rpmlogRecMessage(rec)));
+  if (rpmlogRecPriority(rec) <= RPMLOG_ERR) sink->errors.emplace_back(trim(rpmlogRecMessage(rec)));
   return 0;  // handled: do not print
 }
 
@@ -287,8 +285,8 @@ std::string static_rpm_query(const SquashfsImage& fs) {
     try {
       data = fs.read_file(inside, kMaxDbFile);
     } catch (const Error& err) {
-      throw Error(fs.sif_path() + ":" + inside + ": cannot read the RPM database file: " +
-                  err.what());
+      throw Error(fs.sif_path() + ":" + inside +
+                  ": cannot read the RPM database file: " + err.what());
     }
     if (!data) continue;
     std::string out = tmp.path() + "/" + e.name;
