@@ -30,6 +30,8 @@
 //   pep440.h       PEP 440 version normalisation
 //   npm.h          npm's global packages as `npm list -g --json` prints them
 //   rpm.h          RPM packages, read from the image's rpm database by librpm
+//   conda.h        conda environments' packages (conda-meta records); static
+//                  capture only: exec capture leaves [conda] empty
 //
 // A new ecosystem is one more file there, with its static_<tool>() reading
 // the image and the reference's parser of the tool's output, called from
@@ -41,6 +43,7 @@
 // (pip asks git; static capture prints "-e <path>"), npm user config.
 #pragma once
 
+#include "core/capture/conda.h"
 #include "core/capture/dispatch.h"
 #include "core/capture/dpkg.h"
 #include "core/capture/npm.h"

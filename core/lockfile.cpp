@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
@@ -13,11 +14,11 @@
 namespace sifstore {
 namespace {
 
-constexpr const char* kSections[] = {"rpm", "pip", "dpkg", "node"};
+constexpr const char* kSections[] = {"rpm", "conda", "pip", "dpkg", "node"};
 
 // SifStore's own sections: the reference does not know them, so they must
 // come before its first section (lockfile.h).
-bool is_own_section(std::string_view name) { return name == "rpm"; }
+bool is_own_section(std::string_view name) { return name == "rpm" || name == "conda"; }
 
 // --- Python str semantics over UTF-8 -----------------------------------------
 
@@ -227,6 +228,33 @@ void check_text(std::string_view text, const std::string& source) {
   }
 }
 
+// A [conda] line's parts: prefix, name, "version=build", channel; nullopt
+// when it is not "/<prefix> <name>=<version>=<build>[ <channel>]".
+struct CondaLine {
+  std::string_view prefix, name, version_build, channel;
+};
+std::optional<CondaLine> split_conda_line(std::string_view line) {
+  std::vector<std::string_view> f;
+  size_t i = 0;
+  while (i < line.size()) {
+    size_t j = line.find(' ', i);
+    if (j == std::string_view::npos) j = line.size();
+    f.push_back(line.substr(i, j - i));
+    i = j + 1;
+  }
+  if (f.size() < 2 || f.size() > 3 || f[0].empty() || f[0][0] != '/') return std::nullopt;
+  for (auto part : f)
+    for (char c : part)
+      if (part.empty() || std::isspace(static_cast<unsigned char>(c))) return std::nullopt;
+  if (f.size() == 3 && f[2].empty()) return std::nullopt;
+  size_t eq1 = f[1].find('='), eq2 = eq1 == std::string_view::npos ? eq1 : f[1].find('=', eq1 + 1);
+  if (eq1 == 0 || eq2 == std::string_view::npos || eq2 == eq1 + 1 || eq2 + 1 == f[1].size() ||
+      f[1].find('=', eq2 + 1) != std::string_view::npos)
+    return std::nullopt;
+  return CondaLine{f[0], f[1].substr(0, eq1), f[1].substr(eq1 + 1),
+                   f.size() == 3 ? f[2] : std::string_view{}};
+}
+
 }  // namespace
 
 std::map<std::string, std::string> node_versions(std::string_view npm_json) {
@@ -247,6 +275,16 @@ std::map<std::string, std::string> node_versions(std::string_view npm_json) {
   return out;
 }
 
+void sort_conda_lines(std::vector<std::string>& lines) {
+  auto key = [](const std::string& l) {
+    auto c = split_conda_line(l);
+    return c ? std::make_tuple(std::string(c->prefix), std::string(c->name), l)
+             : std::make_tuple(std::string(), std::string(), l);
+  };
+  std::stable_sort(lines.begin(), lines.end(),
+                   [&](const std::string& a, const std::string& b) { return key(a) < key(b); });
+}
+
 std::map<std::string, std::string> Lock::version_set() const {
   std::map<std::string, std::string> merged;
   for (const auto& [name, ver] : pip) merged["pip:" + name] = ver;
@@ -258,6 +296,10 @@ std::map<std::string, std::string> Lock::version_set() const {
     if (!v.empty()) v += ' ';
     v += eq == std::string::npos ? "" : line.substr(eq + 1);
   }
+  for (const auto& line : conda)
+    if (auto c = split_conda_line(line))
+      merged["conda:" + std::string(c->prefix) + ":" + std::string(c->name)] =
+          std::string(c->version_build) + (c->channel.empty() ? "" : " ") + std::string(c->channel);
   return merged;
 }
 
@@ -266,7 +308,7 @@ Lock parse_lock(std::string_view text, const std::string& source) {
   Lock lock;
   std::string section;
   std::map<std::string, size_t> section_line;
-  std::map<std::string, size_t> pip_line, dpkg_line;
+  std::map<std::string, size_t> pip_line, dpkg_line, conda_line;
   std::string node_text;
   bool node_started = false;
   auto lines = py_splitlines(text);
@@ -281,7 +323,7 @@ Lock parse_lock(std::string_view text, const std::string& source) {
     if (auto name = header_name(stripped)) {
       if (!is_known_section(*name))
         throw Error(where(source, lineno) + "unknown section [" + std::string(*name) +
-                    "]: a lock file has only [rpm], [pip], [dpkg] and [node]");
+                    "]: a lock file has only [rpm], [conda], [pip], [dpkg] and [node]");
       std::string s(*name);
       if (is_own_section(s))
         for (const char* ref : {"pip", "dpkg", "node"})
@@ -301,7 +343,7 @@ Lock parse_lock(std::string_view text, const std::string& source) {
       if (stripped.empty()) continue;
       throw Error(where(source, lineno) + "'" + std::string(stripped.substr(0, 60)) +
                   "' before the first section: a lock file starts with comments and [pip], "
-                  "[dpkg] or [node] (or [rpm] before them)");
+                  "[dpkg] or [node] (or [rpm], [conda] before them)");
     }
     if (section == "rpm") {
       if (stripped.empty()) continue;
@@ -312,6 +354,19 @@ Lock parse_lock(std::string_view text, const std::string& source) {
         throw Error(where(source, lineno) + "rpm line '" + std::string(stripped.substr(0, 60)) +
                     "' is not <name>=<epoch:version-release.arch> without white space");
       lock.rpm.emplace_back(stripped);
+    } else if (section == "conda") {
+      if (stripped.empty()) continue;
+      auto c = split_conda_line(stripped);
+      if (!c)
+        throw Error(where(source, lineno) + "conda line '" + std::string(stripped.substr(0, 80)) +
+                    "' is not '/<prefix> <name>=<version>=<build>' with an optional ' <channel>'");
+      std::string key = std::string(c->prefix) + " " + std::string(c->name);
+      if (auto seen = conda_line.find(key); seen != conda_line.end())
+        throw Error(where(source, lineno) + "conda package '" + std::string(c->name) + "' of " +
+                    std::string(c->prefix) + " given twice (first at line " +
+                    std::to_string(seen->second) + ")");
+      conda_line[key] = lineno;
+      lock.conda.emplace_back(stripped);
     } else if (section == "pip") {
       if (stripped.empty()) continue;
       std::string name, version;
@@ -359,6 +414,7 @@ Lock parse_lock(std::string_view text, const std::string& source) {
     }
   }
   std::sort(lock.rpm.begin(), lock.rpm.end());
+  sort_conda_lines(lock.conda);
   lock.node = std::string(py_strip(node_text));
   if (!lock.node.empty() && !nlohmann::json::accept(lock.node))
     throw Error(where(source, section_line["node"]) +
@@ -405,6 +461,21 @@ std::string format_lock(const Lock& lock) {
       if (eq == std::string::npos || eq == 0 || eq + 1 == line.size() || spaced ||
           !py_strip(line).size() || line.front() == '#' || header_name(line))
         throw bad("rpm line '" + line + "' is not <name>=<epoch:version-release.arch>");
+      out += line + "\n";
+    }
+  }
+  if (!lock.conda.empty()) {
+    std::vector<std::string> conda = lock.conda;
+    sort_conda_lines(conda);
+    out += "[conda]\n";
+    std::map<std::string, int> seen;
+    for (const auto& line : conda) {
+      check_line("conda line", line);
+      auto c = split_conda_line(line);
+      if (!c) throw bad("conda line '" + line + "' is not '/<prefix> <name>=<version>=<build>'");
+      if (seen[std::string(c->prefix) + " " + std::string(c->name)]++)
+        throw bad("conda package '" + std::string(c->name) + "' of " + std::string(c->prefix) +
+                  " given twice");
       out += line + "\n";
     }
   }

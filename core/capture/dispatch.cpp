@@ -1,5 +1,6 @@
 #include "core/capture/dispatch.h"
 
+#include "core/capture/conda.h"
 #include "core/capture/dpkg.h"
 #include "core/capture/npm.h"
 #include "core/capture/pip.h"
@@ -18,6 +19,7 @@ Lock capture_static(const SquashfsImage& fs, std::vector<std::string>* warnings)
   lock.pip = parse_pip_freeze(static_pip_freeze(fs));
   lock.node = std::string(trim(static_npm_list(fs)));
   lock.rpm = parse_rpm_query(static_rpm_query(fs));
+  lock.conda = static_conda_list(fs);
   return lock;
 }
 

@@ -405,22 +405,27 @@ TEST(LockRpm, RefusesWhatTheReferenceWouldMisread) {
 
 TEST(LockRpm, DiffNamesTheDriftedPackage) {
   Lock a = parse_lock("[rpm]\nalpha=1.0-1.x86_64\nkernel=5.14-1.x86_64\n", "a");
-  Lock b = parse_lock("[rpm]\nalpha=1.1-1.x86_64\nkernel=5.14-1.x86_64\nkernel=5.15-1.x86_64\n"
-                      "new=1-1.noarch\n",
-                      "b");
+  Lock b = parse_lock(
+      "[rpm]\nalpha=1.1-1.x86_64\nkernel=5.14-1.x86_64\nkernel=5.15-1.x86_64\n"
+      "new=1-1.noarch\n",
+      "b");
   LockDiff d = compare_locks(a, b);
-  EXPECT_EQ(d.changed.at("rpm:alpha"), std::make_pair(std::string("1.0-1.x86_64"),
-                                                      std::string("1.1-1.x86_64")));
+  EXPECT_EQ(d.changed.at("rpm:alpha"),
+            std::make_pair(std::string("1.0-1.x86_64"), std::string("1.1-1.x86_64")));
   EXPECT_EQ(d.changed.at("rpm:kernel").second, "5.14-1.x86_64 5.15-1.x86_64");
   EXPECT_EQ(d.only_in_b.at("rpm:new"), "1-1.noarch");
   EXPECT_TRUE(compare_locks(a, a).identical());
 }
 
-TEST_F(LockReference, ReadsTheSameSetsWithAndWithoutRpm) {
+TEST_F(LockReference, ReadsTheSameSetsWithAndWithoutRpmAndConda) {
   Lock with = parse_lock(kRpmLock, "with.lock");
   ASSERT_FALSE(with.rpm.empty());
+  with.conda = {"/opt/conda python=3.11.8=hab00c5b_0_cpython conda-forge",
+                "/opt/conda/envs/ml numpy=1.26.4=py311_0"};
   Lock without = with;
   without.rpm.clear();
+  without.conda.clear();
+  ASSERT_NE(format_lock(with).find("[conda]\n/opt/conda python"), std::string::npos);
   nlohmann::json ref_with = reference_reads(format_lock(with));
   nlohmann::json ref_without = reference_reads(format_lock(without));
   EXPECT_EQ(ref_with, ref_without);
