@@ -96,12 +96,12 @@ std::string expand_macros(const std::string& body, const std::map<std::string, s
     } else {
       throw Error(what + ": '" + body +
                   "' needs rpm to run code (%(...), %[...]): static capture does not run the "
-                  "image's macros; use --capture exec");
+                  "image's macros; use --method exec");
     }
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_macro_char))
       throw Error(what + ": '%{" + name + "}' in '" + body +
                   "' is not a plain macro: static capture does not run the image's macros; use "
-                  "--capture exec");
+                  "--method exec");
     auto it = defs.find(name);
     if (it == defs.end()) {
       if (optional) continue;

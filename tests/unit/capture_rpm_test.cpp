@@ -157,7 +157,7 @@ TEST_F(RpmCapture, MacroThatRunsCodeIsRefused) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(sif + ":/etc/rpm/macros: %_dbpath"), std::string::npos)
         << e.what();
-    EXPECT_NE(std::string(e.what()).find("--capture exec"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--method exec"), std::string::npos) << e.what();
   }
 }
 
