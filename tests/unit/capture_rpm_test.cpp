@@ -4,6 +4,8 @@
 // -qa --qf` prints for the same root.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "core/capture.h"
@@ -135,6 +137,24 @@ TEST_F(RpmCapture, DbPathFromTheImageMacros) {
   std::vector<std::string> got = captured(sif);
   EXPECT_EQ(got, host_rpm_qa(root("sysimage"), "/usr/lib/sysimage/rpm"));
   EXPECT_EQ(got, (std::vector<std::string>{"beta=2:2.0-3.x86_64", "docs=0.1-1.noarch"}));
+}
+
+TEST_F(RpmCapture, ExecCaptureGivesTheSameSection) {
+  // The stand-in answers `rpm` in an image that has one with the host's rpm
+  // on the extracted root (tests/standin/README.md).
+  TempDir tree;
+  run({"cp", "-a", root("dnf") + "/var", tree.path()});
+  write_file(tree / "usr/bin/rpm", "#!/bin/sh\n# placeholder: the stand-in runs the host's rpm\n");
+  ::chmod((tree / "usr/bin/rpm").c_str(), 0755);
+  std::string sif = tmp_ / "exec.sif";
+  test::make_sif_from_tree(sif, tree.path());
+  Lock exec =
+      capture_lock(sif, CaptureMethod::kExec, SIFSTORE_SOURCE_DIR "/tests/standin/apptainer");
+  Lock stat = capture_lock(sif, CaptureMethod::kStatic);
+  EXPECT_FALSE(exec.rpm.empty());
+  EXPECT_EQ(exec.rpm, stat.rpm);
+  EXPECT_EQ(exec.rpm, host_rpm_qa(root("dnf")));
+  EXPECT_TRUE(compare_locks(exec, stat).identical()) << compare_locks(exec, stat).summary();
 }
 
 TEST_F(RpmCapture, ImageWithoutRpmHasNoSection) {
