@@ -4,12 +4,15 @@
 // -qa --qf` prints for the same root.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
 #include "core/capture.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "core/sif.h"
 #include "support/sif_maker.h"
 #include "support/temp_dir.h"
@@ -38,20 +41,30 @@ class RpmCapture : public ::testing::Test {
       missing_ = m;
       return;
     }
-    dir_ = new TempDir();
-    auto r = run({SIFSTORE_SOURCE_DIR "/tests/support/rpm_roots.sh", dir_->path()});
-    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    // The roots take seconds to make and ctest runs each test in its own
+    // process: they are made once per version of the script, into the build
+    // tree (made in a temporary directory, renamed into place; the tests
+    // only read them).
+    std::string script = SIFSTORE_SOURCE_DIR "/tests/support/rpm_roots.sh";
+    dir_ =
+        SIFSTORE_TEST_CACHE_DIR "/rpm-roots-" + sha256_hex(test::read_file(script)).substr(0, 16);
+    if (!test::exists(dir_ + "/done")) {
+      run({"mkdir", "-p", SIFSTORE_TEST_CACHE_DIR});
+      std::string tmpl = dir_ + ".tmp-XXXXXX";
+      ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+      auto r = run({script, tmpl});
+      if (r.status != 0) run({"rm", "-rf", tmpl});
+      ASSERT_EQ(r.status, 0) << r.out << r.err;
+      write_file(tmpl + "/done", "");
+      if (::rename(tmpl.c_str(), dir_.c_str()) != 0) run({"rm", "-rf", tmpl});  // another won
+    }
     have_gpg_ = on_path("gpg");
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
   }
   void SetUp() override {
     if (!missing_.empty()) GTEST_SKIP() << missing_;
   }
 
-  static std::string root(const std::string& name) { return *dir_ / name; }
+  static std::string root(const std::string& name) { return dir_ + "/" + name; }
 
   // `rpm --root R -qa --qf FORMAT\n`, sorted bytewise, as lines.
   // (Debian's rpm keeps its own database in ~/.rpmdb: --dbpath names the
@@ -60,7 +73,7 @@ class RpmCapture : public ::testing::Test {
                                               const std::string& dbpath = "/var/lib/rpm") {
     auto res = run({"rpm", "--root", r, "--dbpath", dbpath, "-qa", "--qf",
                     std::string(kRpmQueryFormat) + "\n"},
-                   {"HOME=" + (*dir_ / "home"), "LC_ALL=C"});
+                   {"HOME=" + dir_ + "/home", "LC_ALL=C"});
     EXPECT_EQ(res.status, 0) << res.err;
     return parse_rpm_query(res.out);
   }
@@ -76,13 +89,13 @@ class RpmCapture : public ::testing::Test {
     return capture_static(SquashfsImage::open_primary(SifImage::open(sif))).rpm;
   }
 
-  static TempDir* dir_;
+  static std::string dir_;
   static std::string missing_;
   static bool have_gpg_;
   TempDir tmp_;
 };
 
-TempDir* RpmCapture::dir_ = nullptr;
+std::string RpmCapture::dir_;
 std::string RpmCapture::missing_;
 bool RpmCapture::have_gpg_ = false;
 
