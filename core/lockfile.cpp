@@ -248,6 +248,9 @@ std::optional<CondaLine> split_conda_line(std::string_view line) {
       if (part.empty() || std::isspace(static_cast<unsigned char>(c))) return std::nullopt;
   if (f.size() == 3 && f[2].empty()) return std::nullopt;
   size_t eq1 = f[1].find('='), eq2 = eq1 == std::string_view::npos ? eq1 : f[1].find('=', eq1 + 1);
+  if (eq1 == std::string_view::npos ||
+      f[1].substr(0, eq1).find(':') != std::string_view::npos)  // "conda:<p>:<n>" stays unique
+    return std::nullopt;
   if (eq1 == 0 || eq2 == std::string_view::npos || eq2 == eq1 + 1 || eq2 + 1 == f[1].size() ||
       f[1].find('=', eq2 + 1) != std::string_view::npos)
     return std::nullopt;

@@ -141,9 +141,10 @@ TEST(CondaLock, SectionReadsWritesAndDiffs) {
   m.conda[2] = "/opt/conda/envs/ml numpy=2.0.0=py311_0";
   LockDiff d = compare_locks(l, m);
   EXPECT_EQ(d.changed.count("conda:/opt/conda/envs/ml:numpy"), 1u) << d.summary();
-  for (const char* bad : {"[conda]\nnumpy=1=0\n", "[conda]\n/opt/c numpy=1\n",
-                          "[conda]\n/opt/c numpy=1=0=x\n", "[conda]\n/opt/c numpy=1=0 a b\n",
-                          "[conda]\n/opt/c a=1=0\n/opt/c a=2=0\n", "[dpkg]\n[conda]\n"})
+  for (const char* bad :
+       {"[conda]\nnumpy=1=0\n", "[conda]\n/opt/c numpy=1\n", "[conda]\n/opt/c numpy=1=0=x\n",
+        "[conda]\n/opt/c numpy=1=0 a b\n", "[conda]\n/opt/c a=1=0\n/opt/c a=2=0\n",
+        "[dpkg]\n[conda]\n", "[conda]\n/opt/c a:b=1=0\n"})
     EXPECT_THROW(parse_lock(bad, "x.lock"), Error) << bad;
 }
 

@@ -127,6 +127,13 @@ TEST_F(RpmCapture, DnfInstallRootEqualsRpmQa) {
   Lock back = parse_lock(format_lock(lock), "x.lock");
   EXPECT_EQ(back.rpm, got);
   EXPECT_EQ(back.version_set().at("rpm:kernel-tiny"), "5.14-1.x86_64 5.15-1.x86_64");
+  // lock capture counts them.
+  auto r = test::sifstore(tmp_.path(), {"lock", "capture", sif, "-o", tmp_ / "dnf.lock"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(" node, " + std::to_string(got.size()) + " rpm packages (static capture)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(read_lock_file(tmp_ / "dnf.lock").rpm, got);
 }
 
 TEST_F(RpmCapture, WalModeDatabaseReadWithItsUncheckpointedTransaction) {
