@@ -148,6 +148,16 @@ TEST_F(RpmCapture, WalModeDatabaseReadWithItsUncheckpointedTransaction) {
   EXPECT_TRUE(contains(got, "alpha=1.0-1.x86_64"));
   EXPECT_TRUE(contains(got, "alpha=1.1-1.x86_64"));
   EXPECT_EQ(got, host_rpm_qa(root("wal")));
+
+  // lock diff against the dnf root's lock names the package that gained a version.
+  std::string a = tmp_ / "a.lock", b = tmp_ / "b.lock";
+  ASSERT_EQ(test::sifstore(tmp_.path(), {"lock", "capture", sif_of("dnf"), "-o", a}).status, 0);
+  ASSERT_EQ(test::sifstore(tmp_.path(), {"lock", "capture", sif, "-o", b}).status, 0);
+  auto r = test::sifstore(tmp_.path(), {"lock", "diff", a, b});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("1 changed (rpm:alpha: 1.0-1.x86_64 -> 1.0-1.x86_64 1.1-1.x86_64)"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST_F(RpmCapture, DbPathFromTheImageMacros) {
