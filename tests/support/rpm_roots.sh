@@ -19,6 +19,9 @@
 #   wal/         dnf/ plus `rpm -i --oldpackage alpha-1.1`, copied while a
 #                reader kept that transaction in rpmdb.sqlite-wal
 #                (not checkpointed: the main file alone lacks alpha-1.1)
+#   bdb/         (when db5.3_load exists) dnf/'s headers in a Berkeley DB hash
+#                Packages file made by Berkeley DB's db_load, as RHEL 7 and
+#                older SUSE keep them (no index files: rpm warns, reads on)
 #   sysimage/    rpm -i into /usr/lib/sysimage/rpm, named by %_dbpath in
 #                /etc/rpm/macros.dbpath through %{_usr} of /usr/lib/rpm/macros
 set -euo pipefail
@@ -98,3 +101,18 @@ printf '%%_usr\t\t\t/usr\n%%_var\t\t\t/var\n%%_dbpath\t\t%%{_var}/lib/rpm\n' \
 printf '%%_dbpath %%{_usr}/lib/sysimage/rpm\n' >"$out/sysimage/etc/rpm/macros.dbpath"
 rpm --root "$out/sysimage" --dbpath /usr/lib/sysimage/rpm -i --nodeps \
   "$out/repo/x86_64/beta-2.0-3.x86_64.rpm" "$out/repo/noarch/docs-0.1-1.noarch.rpm" 2>/dev/null
+
+db_load=$(command -v db5.3_load || command -v db_load || true)
+if [ -n "$db_load" ]; then
+  mkdir -p "$out/bdb/var/lib/rpm"
+  python3 - "$out" >"$out/bdb.dump" <<'EOF'
+import sqlite3, struct, sys
+db = sqlite3.connect("file:%s/dnf/var/lib/rpm/rpmdb.sqlite?mode=ro" % sys.argv[1], uri=True)
+rows = db.execute("SELECT hnum, blob FROM Packages ORDER BY hnum").fetchall()
+print("VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\nHEADER=END")
+for hnum, blob in rows:  # key: the header number, native-endian, as rpm's bdb backend keeps it
+    print(" " + struct.pack("=I", hnum).hex() + "\n " + bytes(blob).hex())
+print("DATA=END")
+EOF
+  "$db_load" -f "$out/bdb.dump" "$out/bdb/var/lib/rpm/Packages"
+fi

@@ -160,6 +160,19 @@ TEST_F(RpmCapture, WalModeDatabaseReadWithItsUncheckpointedTransaction) {
       << r.out;
 }
 
+TEST_F(RpmCapture, BerkeleyDbDatabase) {
+  if (!test::exists(root("bdb")))
+    GTEST_SKIP() << "db5.3_load not found (apt-get install db5.3-util)";
+  std::string sif = sif_of("bdb");
+  auto res = run({"rpm", "--root", root("bdb"), "--dbpath", "/var/lib/rpm", "--define",
+                  "_db_backend bdb_ro", "-qa", "--qf", std::string(kRpmQueryFormat) + "\n"},
+                 {"HOME=" + dir_ + "/home", "LC_ALL=C"});
+  ASSERT_EQ(res.status, 0) << res.err;
+  std::vector<std::string> got = captured(sif);
+  EXPECT_EQ(got, parse_rpm_query(res.out));
+  EXPECT_EQ(got, host_rpm_qa(root("dnf")));  // the same headers as the SQLite root
+}
+
 TEST_F(RpmCapture, DbPathFromTheImageMacros) {
   std::string sif = sif_of("sysimage");
   SquashfsImage fs = SquashfsImage::open_primary(SifImage::open(sif));
