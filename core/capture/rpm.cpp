@@ -266,6 +266,19 @@ std::string rpm_query_db_dir(const std::string& dir, const std::string& source) 
                            : "";
     throw Error(source + ": cannot read the RPM database: " + why + hint);
   }
+  // librpm falls back to another backend, silently, when its build lacks the
+  // one asked for (Debian's has no NDB), and bdb_ro reads nothing from some
+  // damaged files: a Berkeley DB or NDB file holding data but no package is
+  // not an empty database. (An SQLite file always holds its schema.)
+  if (lines.empty() && backend != "sqlite") {
+    struct stat st;
+    std::string file = dir + (backend == "ndb" ? "/Packages.db" : "/Packages");
+    if (::stat(file.c_str(), &st) == 0 && st.st_size > 0)
+      throw Error(source + ": librpm read no package from this " +
+                  (backend == "ndb" ? "NDB" : "Berkeley DB") +
+                  " database: it is damaged or this librpm cannot read the format (`rpm "
+                  "--showrc` lists its backends; Debian 12's: sqlite, bdb_ro)");
+  }
   std::sort(lines.begin(), lines.end());
   std::string out;
   for (const auto& l : lines) out += l + "\n";

@@ -173,6 +173,25 @@ TEST_F(RpmCapture, BerkeleyDbDatabase) {
   EXPECT_EQ(got, host_rpm_qa(root("dnf")));  // the same headers as the SQLite root
 }
 
+TEST_F(RpmCapture, UnreadableNdbOrBerkeleyDbIsAnError) {
+  // Random bytes as an NDB Packages.db (Debian's librpm has no NDB backend)
+  // and as a Berkeley DB Packages file: never an empty [rpm].
+  for (const std::string file : {"Packages.db", "Packages"}) {
+    TempDir tree;
+    run({"mkdir", "-p", tree / "var/lib/rpm"});
+    run({"sh", "-c", "head -c 8192 /dev/urandom > \"$0\"", tree / ("var/lib/rpm/" + file)});
+    std::string sif = tmp_ / (file + ".sif");
+    test::make_sif_from_tree(sif, tree.path());
+    try {
+      auto got = captured(sif);
+      ADD_FAILURE() << file << " read as " << got.size() << " packages";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(sif + ":/var/lib/rpm/" + file + ": "), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST_F(RpmCapture, DbPathFromTheImageMacros) {
   std::string sif = sif_of("sysimage");
   SquashfsImage fs = SquashfsImage::open_primary(SifImage::open(sif));
