@@ -22,8 +22,9 @@
 // Error naming it: static capture does not run the image's macros.
 //
 // The backends are the host librpm's (Debian 12: sqlite and bdb_ro; no
-// NDB): a database this librpm cannot read, or one it reports errors on
-// (a corrupt file), is an Error naming the file inside the image.
+// NDB): a database this librpm cannot read (a non-empty Berkeley DB or NDB
+// file that yields no package), or one it reports errors on (a corrupt
+// file), is an Error naming the file inside the image.
 #pragma once
 
 #include <string>
