@@ -8,6 +8,10 @@
 //   dpkg-query -W -f='${Package}=${Version}\n'
 //   npm list -g --depth=0 --json
 //
+// and SifStore adds (lockfile.h: sections the reference skips)
+//
+//   rpm -qa --qf '%{NAME}=%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}\n'
+//
 // keeping each command's output only when it succeeded. capture_exec() does
 // exactly that through the builder. capture_static() computes the same
 // three outputs without running anything, by reading the image's squashfs
@@ -25,6 +29,9 @@
 //   python_path.h  an interpreter's version and sys.path
 //   pep440.h       PEP 440 version normalisation
 //   npm.h          npm's global packages as `npm list -g --json` prints them
+//   rpm.h          RPM packages, read from the image's rpm database by librpm
+//   conda.h        conda environments' packages (conda-meta records); static
+//                  capture only: exec capture leaves [conda] empty
 //
 // A new ecosystem is one more file there, with its static_<tool>() reading
 // the image and the reference's parser of the tool's output, called from
@@ -36,8 +43,10 @@
 // (pip asks git; static capture prints "-e <path>"), npm user config.
 #pragma once
 
+#include "core/capture/conda.h"
 #include "core/capture/dispatch.h"
 #include "core/capture/dpkg.h"
 #include "core/capture/npm.h"
 #include "core/capture/pep440.h"
 #include "core/capture/pip.h"
+#include "core/capture/rpm.h"

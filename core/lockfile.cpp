@@ -1,9 +1,11 @@
 #include "core/lockfile.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
@@ -12,7 +14,11 @@
 namespace sifstore {
 namespace {
 
-constexpr const char* kSections[] = {"pip", "dpkg", "node"};
+constexpr const char* kSections[] = {"rpm", "conda", "pip", "dpkg", "node"};
+
+// SifStore's own sections: the reference does not know them, so they must
+// come before its first section (lockfile.h).
+bool is_own_section(std::string_view name) { return name == "rpm" || name == "conda"; }
 
 // --- Python str semantics over UTF-8 -----------------------------------------
 
@@ -222,6 +228,36 @@ void check_text(std::string_view text, const std::string& source) {
   }
 }
 
+// A [conda] line's parts: prefix, name, "version=build", channel; nullopt
+// when it is not "/<prefix> <name>=<version>=<build>[ <channel>]".
+struct CondaLine {
+  std::string_view prefix, name, version_build, channel;
+};
+std::optional<CondaLine> split_conda_line(std::string_view line) {
+  std::vector<std::string_view> f;
+  size_t i = 0;
+  while (i < line.size()) {
+    size_t j = line.find(' ', i);
+    if (j == std::string_view::npos) j = line.size();
+    f.push_back(line.substr(i, j - i));
+    i = j + 1;
+  }
+  if (f.size() < 2 || f.size() > 3 || f[0].empty() || f[0][0] != '/') return std::nullopt;
+  for (auto part : f)
+    for (char c : part)
+      if (part.empty() || std::isspace(static_cast<unsigned char>(c))) return std::nullopt;
+  if (f.size() == 3 && f[2].empty()) return std::nullopt;
+  size_t eq1 = f[1].find('='), eq2 = eq1 == std::string_view::npos ? eq1 : f[1].find('=', eq1 + 1);
+  if (eq1 == std::string_view::npos ||
+      f[1].substr(0, eq1).find(':') != std::string_view::npos)  // "conda:<p>:<n>" stays unique
+    return std::nullopt;
+  if (eq1 == 0 || eq2 == std::string_view::npos || eq2 == eq1 + 1 || eq2 + 1 == f[1].size() ||
+      f[1].find('=', eq2 + 1) != std::string_view::npos)
+    return std::nullopt;
+  return CondaLine{f[0], f[1].substr(0, eq1), f[1].substr(eq1 + 1),
+                   f.size() == 3 ? f[2] : std::string_view{}};
+}
+
 }  // namespace
 
 std::map<std::string, std::string> node_versions(std::string_view npm_json) {
@@ -242,11 +278,31 @@ std::map<std::string, std::string> node_versions(std::string_view npm_json) {
   return out;
 }
 
+void sort_conda_lines(std::vector<std::string>& lines) {
+  auto key = [](const std::string& l) {
+    auto c = split_conda_line(l);
+    return c ? std::make_tuple(std::string(c->prefix), std::string(c->name), l)
+             : std::make_tuple(std::string(), std::string(), l);
+  };
+  std::stable_sort(lines.begin(), lines.end(),
+                   [&](const std::string& a, const std::string& b) { return key(a) < key(b); });
+}
+
 std::map<std::string, std::string> Lock::version_set() const {
   std::map<std::string, std::string> merged;
   for (const auto& [name, ver] : pip) merged["pip:" + name] = ver;
   for (const auto& [name, ver] : dpkg) merged["dpkg:" + name] = ver;
   for (const auto& [name, ver] : node_versions(node)) merged["node:" + name] = ver;
+  for (const auto& line : rpm) {  // sorted, so each name's versions come in order
+    size_t eq = line.find('=');
+    std::string& v = merged["rpm:" + line.substr(0, eq)];
+    if (!v.empty()) v += ' ';
+    v += eq == std::string::npos ? "" : line.substr(eq + 1);
+  }
+  for (const auto& line : conda)
+    if (auto c = split_conda_line(line))
+      merged["conda:" + std::string(c->prefix) + ":" + std::string(c->name)] =
+          std::string(c->version_build) + (c->channel.empty() ? "" : " ") + std::string(c->channel);
   return merged;
 }
 
@@ -255,7 +311,7 @@ Lock parse_lock(std::string_view text, const std::string& source) {
   Lock lock;
   std::string section;
   std::map<std::string, size_t> section_line;
-  std::map<std::string, size_t> pip_line, dpkg_line;
+  std::map<std::string, size_t> pip_line, dpkg_line, conda_line;
   std::string node_text;
   bool node_started = false;
   auto lines = py_splitlines(text);
@@ -270,8 +326,15 @@ Lock parse_lock(std::string_view text, const std::string& source) {
     if (auto name = header_name(stripped)) {
       if (!is_known_section(*name))
         throw Error(where(source, lineno) + "unknown section [" + std::string(*name) +
-                    "]: a lock file has only [pip], [dpkg] and [node]");
+                    "]: a lock file has only [rpm], [conda], [pip], [dpkg] and [node]");
       std::string s(*name);
+      if (is_own_section(s))
+        for (const char* ref : {"pip", "dpkg", "node"})
+          if (section_line.count(ref))
+            throw Error(where(source, lineno) + "section [" + s + "] after [" + ref + "] (line " +
+                        std::to_string(section_line[ref]) + "): [" + s +
+                        "] goes before [pip], where the reference tool skips it (after [" + ref +
+                        "] it would read its lines as " + ref + " packages)");
       if (auto seen = section_line.find(s); seen != section_line.end())
         throw Error(where(source, lineno) + "section [" + s + "] given twice (first at line " +
                     std::to_string(seen->second) + ")");
@@ -283,9 +346,31 @@ Lock parse_lock(std::string_view text, const std::string& source) {
       if (stripped.empty()) continue;
       throw Error(where(source, lineno) + "'" + std::string(stripped.substr(0, 60)) +
                   "' before the first section: a lock file starts with comments and [pip], "
-                  "[dpkg] or [node]");
+                  "[dpkg] or [node] (or [rpm], [conda] before them)");
     }
-    if (section == "pip") {
+    if (section == "rpm") {
+      if (stripped.empty()) continue;
+      size_t eq = stripped.find('=');
+      bool spaced = std::any_of(stripped.begin(), stripped.end(),
+                                [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+      if (eq == std::string_view::npos || eq == 0 || eq + 1 == stripped.size() || spaced)
+        throw Error(where(source, lineno) + "rpm line '" + std::string(stripped.substr(0, 60)) +
+                    "' is not <name>=<epoch:version-release.arch> without white space");
+      lock.rpm.emplace_back(stripped);
+    } else if (section == "conda") {
+      if (stripped.empty()) continue;
+      auto c = split_conda_line(stripped);
+      if (!c)
+        throw Error(where(source, lineno) + "conda line '" + std::string(stripped.substr(0, 80)) +
+                    "' is not '/<prefix> <name>=<version>=<build>' with an optional ' <channel>'");
+      std::string key = std::string(c->prefix) + " " + std::string(c->name);
+      if (auto seen = conda_line.find(key); seen != conda_line.end())
+        throw Error(where(source, lineno) + "conda package '" + std::string(c->name) + "' of " +
+                    std::string(c->prefix) + " given twice (first at line " +
+                    std::to_string(seen->second) + ")");
+      conda_line[key] = lineno;
+      lock.conda.emplace_back(stripped);
+    } else if (section == "pip") {
       if (stripped.empty()) continue;
       std::string name, version;
       size_t eq = stripped.find("==");
@@ -331,6 +416,8 @@ Lock parse_lock(std::string_view text, const std::string& source) {
       node_started = true;
     }
   }
+  std::sort(lock.rpm.begin(), lock.rpm.end());
+  sort_conda_lines(lock.conda);
   lock.node = std::string(py_strip(node_text));
   if (!lock.node.empty() && !nlohmann::json::accept(lock.node))
     throw Error(where(source, section_line["node"]) +
@@ -364,6 +451,36 @@ std::string format_lock(const Lock& lock) {
     if (!is_fact_key(key)) throw bad("fact key '" + key + "' is not [a-z0-9-]+");
     check_version("fact " + key, value);
     out += "# " + key + ": " + value + "\n";
+  }
+  if (!lock.rpm.empty()) {
+    std::vector<std::string> rpm = lock.rpm;
+    std::sort(rpm.begin(), rpm.end());
+    out += "[rpm]\n";
+    for (const auto& line : rpm) {
+      check_line("rpm line", line);
+      size_t eq = line.find('=');
+      bool spaced = std::any_of(line.begin(), line.end(),
+                                [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+      if (eq == std::string::npos || eq == 0 || eq + 1 == line.size() || spaced ||
+          !py_strip(line).size() || line.front() == '#' || header_name(line))
+        throw bad("rpm line '" + line + "' is not <name>=<epoch:version-release.arch>");
+      out += line + "\n";
+    }
+  }
+  if (!lock.conda.empty()) {
+    std::vector<std::string> conda = lock.conda;
+    sort_conda_lines(conda);
+    out += "[conda]\n";
+    std::map<std::string, int> seen;
+    for (const auto& line : conda) {
+      check_line("conda line", line);
+      auto c = split_conda_line(line);
+      if (!c) throw bad("conda line '" + line + "' is not '/<prefix> <name>=<version>=<build>'");
+      if (seen[std::string(c->prefix) + " " + std::string(c->name)]++)
+        throw bad("conda package '" + std::string(c->name) + "' of " + std::string(c->prefix) +
+                  " given twice");
+      out += line + "\n";
+    }
   }
   out += "[pip]\n";
   for (const auto& [name, ver] : lock.pip) {

@@ -5,6 +5,10 @@
 //   # scitex-container lock
 //   # image-sha256: <hex>            extra facts: '#' comment lines, which
 //   # def-sha256: <hex>              the reference ignores
+//   [rpm]                            SifStore's own sections, before [pip]:
+//   bash=5.1.8-9.el9.x86_64          `rpm -qa --qf` lines (core/capture/rpm.h)
+//   [conda]                          <prefix> <name>=<version>=<build> [<channel>]
+//   /opt/conda numpy=1.26.4=py311h64a7726_0 conda-forge    (core/capture/conda.h)
 //   [pip]
 //   numpy==2.1.0                     name lower-cased; a line without '=='
 //   [dpkg]                           (editable/VCS pin) is kept whole
@@ -19,11 +23,24 @@
 // it stands, and a lock without facts is written byte for byte as the
 // reference writes it.
 //
+// Sections the reference does not know ([rpm], [conda]) stand before [pip]: the
+// reference reads the lines of an unknown section as lines of the section
+// before it, and before [pip] there is none, so it skips them and reads the
+// same pip, dpkg and node sets as from the lock without them. They are
+// written only when not empty (a lock without them is the reference's
+// bytes), [rpm] then [conda]; one placed after [pip], [dpkg] or [node] is refused, since the
+// reference would read its lines as packages of that section.
+//
 // Reading is strict where the reference is silent. Each of these is an Error
 // "<source>:<line>: ..." telling what was expected:
 //   - text that is not UTF-8 (the reference cannot decode it) or holds a NUL;
 //   - a non-blank line before the first section;
-//   - a section other than [pip], [dpkg], [node], or one given twice;
+//   - a section other than [rpm], [conda], [pip], [dpkg], [node], or one
+//     given twice;
+//   - [rpm] or [conda] after [pip], [dpkg] or [node];
+//   - an [rpm] line that is not <name>=<evr>.<arch> without white space;
+//   - a [conda] line that is not "/<prefix> <name>=<version>=<build>"
+//     with an optional " <channel>", or a package given twice in a prefix;
 //   - a [dpkg] line without '=', a pip or dpkg line with an empty name, a
 //     name that is no package name (pip: PEP 508's ASCII letters, digits,
 //     '.', '_', '-', so lower-casing is the same in every tool; dpkg:
@@ -37,6 +54,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/fs.h"
 
@@ -46,16 +64,25 @@ struct Lock {
   std::map<std::string, std::string> pip;   // lower-cased name -> version ("" when unpinned)
   std::map<std::string, std::string> dpkg;  // package -> version
   std::string node;                         // raw npm JSON text, "" when none
+  // `rpm -qa --qf` lines "name=[epoch:]version-release.arch", sorted; a
+  // name installed twice (kernels) is two lines.
+  std::vector<std::string> rpm;
+  // conda lines "<prefix> <name>=<version>=<build>[ <channel>]", in
+  // sort_conda_lines() order.
+  std::vector<std::string> conda;
   // Facts kept in "# key: value" comment lines: "image-sha256", "def-sha256",
   // "builder", "builder-version", "base-image", "captured-by", ...
   std::map<std::string, std::string> facts;
 
-  // Flat {"pip:<name>" | "dpkg:<name>" | "node:<name>" -> version}, the set
-  // the round trip compares (node names flattened from the npm JSON).
+  // Flat {"pip:<name>" | "dpkg:<name>" | "node:<name>" | "rpm:<name>" |
+  // "conda:<prefix>:<name>" -> version}, the set the round trip compares
+  // (conda: "<version>=<build>[ <channel>]"; node names flattened from the
+  // npm JSON; the versions of an rpm name installed several times joined by
+  // " ", in sorted order).
   std::map<std::string, std::string> version_set() const;
 
   bool operator==(const Lock& o) const {
-    return pip == o.pip && dpkg == o.dpkg && node == o.node && facts == o.facts;
+    return pip == o.pip && dpkg == o.dpkg && node == o.node && rpm == o.rpm && facts == o.facts;
   }
   bool operator!=(const Lock& o) const { return !(*this == o); }
 };
@@ -65,6 +92,10 @@ struct Lock {
 // not a JSON string is spelled as Python's str() spells it (1 -> "1",
 // true -> "True", null -> "None").
 std::map<std::string, std::string> node_versions(std::string_view npm_json);
+
+// Sorts [conda] lines by prefix, then package name (as `conda list` orders
+// an environment), then the rest.
+void sort_conda_lines(std::vector<std::string>& lines);
 
 // Parses lock text; `source` (a path) names it in errors ("<source>:<line>: ...").
 Lock parse_lock(std::string_view text, const std::string& source);

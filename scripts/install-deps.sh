@@ -9,6 +9,11 @@ packages=(
   libgtest-dev
   libyaml-cpp-dev nlohmann-json3-dev libssl-dev libsquashfs-dev
   squashfs-tools siftool debootstrap
+  # librpm reads the RPM database of an image (static capture of [rpm]); rpm,
+  # dnf and createrepo-c build the RPM repositories and roots the tests use.
+  librpm-dev rpm dnf createrepo-c
+  # db5.3_load writes the Berkeley DB rpm database the tests read with bdb_ro.
+  db5.3-util
 )
 
 missing=()

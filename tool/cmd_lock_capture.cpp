@@ -47,8 +47,10 @@ int lock_capture(Context& ctx, const std::vector<std::string>& args) {
   std::string out = (*vm)["output"].as<std::string>();
   if (write_user_file(out, format_lock(lock), "-o") == UserFileWritten::kStandardOutput) return 0;
   ctx.out << "wrote " << out << ": " << lock.pip.size() << " pip, " << lock.dpkg.size() << " dpkg, "
-          << node_versions(lock.node).size() << " node packages (" << lock.facts["captured-by"]
-          << " capture)\n";
+          << node_versions(lock.node).size() << " node";
+  if (!lock.rpm.empty()) ctx.out << ", " << lock.rpm.size() << " rpm";
+  if (!lock.conda.empty()) ctx.out << ", " << lock.conda.size() << " conda";
+  ctx.out << " packages (" << lock.facts["captured-by"] << " capture)\n";
   return 0;
 }
 

@@ -1,8 +1,10 @@
 #include "core/capture/dispatch.h"
 
+#include "core/capture/conda.h"
 #include "core/capture/dpkg.h"
 #include "core/capture/npm.h"
 #include "core/capture/pip.h"
+#include "core/capture/rpm.h"
 #include "core/error.h"
 #include "core/process.h"
 #include "core/sha256.h"
@@ -16,6 +18,8 @@ Lock capture_static(const SquashfsImage& fs, std::vector<std::string>* warnings)
   lock.dpkg = parse_dpkg_query(static_dpkg_query(fs, warnings));
   lock.pip = parse_pip_freeze(static_pip_freeze(fs));
   lock.node = std::string(trim(static_npm_list(fs)));
+  lock.rpm = parse_rpm_query(static_rpm_query(fs));
+  lock.conda = static_conda_list(fs);
   return lock;
 }
 
@@ -44,6 +48,8 @@ Lock capture_exec(const std::string& sif_path, const std::string& builder) {
     lock.dpkg = parse_dpkg_query(*out);
   if (auto out = run_inside({"npm", "list", "-g", "--depth=0", "--json"}))
     lock.node = std::string(trim(*out));
+  if (auto out = run_inside({"rpm", "-qa", "--qf", std::string(kRpmQueryFormat) + "\n"}))
+    lock.rpm = parse_rpm_query(*out);
   return lock;
 }
 

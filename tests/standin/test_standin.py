@@ -428,7 +428,7 @@ class ExecTest(StandinCase):
         self.build_ok("empty.sif", "empty.def")
         empty = self.path("empty.sif")
         for command in (["pip", "freeze"], ["pip3", "freeze"], ["npm", "list", "-g", "--json"],
-                        ["dpkg-query", "-W"], ["no-such-command"]):
+                        ["dpkg-query", "-W"], ["rpm", "-qa"], ["no-such-command"]):
             with self.subTest(command=command):
                 res = self.exec_(empty, *command)
                 self.assertEqual((res.returncode, res.stdout), (127, ""))

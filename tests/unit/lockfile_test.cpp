@@ -244,12 +244,12 @@ TEST(LockFile, ReadsAndWritesFiles) {
   ASSERT_EQ(::mkfifo((t / "fifo.lock").c_str(), 0600), 0);
   EXPECT_THROW(read_lock_file(t / "fifo.lock"), Error);
   EXPECT_THROW(read_lock_file(t.path()), Error);
-  test::write_file(t / "bad.lock", "[pip]\na==1\n[rpm]\n");
+  test::write_file(t / "bad.lock", "[pip]\na==1\n[apk]\n");
   try {
     read_lock_file(t / "bad.lock");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind(t / "bad.lock:3: unknown section [rpm]", 0), 0u)
+    EXPECT_EQ(std::string(e.what()).rfind(t / "bad.lock:3: unknown section [apk]", 0), 0u)
         << e.what();
   }
 }
@@ -357,6 +357,82 @@ TEST_F(LockReference, SameDiffAndSummary) {
     EXPECT_EQ(ref["only_in_a"], nlohmann::json(d.only_in_a));
     EXPECT_EQ(ref["only_in_b"], nlohmann::json(d.only_in_b));
   }
+}
+
+// --- [rpm]: SifStore's own section, before [pip] ------------------------------------------
+
+const char* const kRpmLock =
+    "# scitex-container lock\n# image-sha256: ab\n[rpm]\nalpha=1.0-1.x86_64\n"
+    "beta=2:2.0-3.x86_64\ngpg-pubkey=d28c0ee5-6b15f236.(none)\nkernel=5.14-1.x86_64\n"
+    "kernel=5.15-1.x86_64\n[pip]\nnumpy==1.0\n[dpkg]\nlibc6=2.36\n"
+    "[node]\n{\"dependencies\": {\"npm\": {\"version\": \"9.8.1\"}}}\n";
+
+TEST(LockRpm, ReadsWritesAndPlacesTheSectionBeforePip) {
+  Lock l = parse_lock(kRpmLock, "x.lock");
+  EXPECT_EQ(l.rpm, (std::vector<std::string>{"alpha=1.0-1.x86_64", "beta=2:2.0-3.x86_64",
+                                             "gpg-pubkey=d28c0ee5-6b15f236.(none)",
+                                             "kernel=5.14-1.x86_64", "kernel=5.15-1.x86_64"}));
+  EXPECT_EQ(format_lock(l), kRpmLock);
+  auto set = l.version_set();
+  EXPECT_EQ(set.at("rpm:kernel"), "5.14-1.x86_64 5.15-1.x86_64");
+  EXPECT_EQ(set.at("rpm:beta"), "2:2.0-3.x86_64");
+  // Unsorted input reads sorted; an empty section is not written.
+  EXPECT_EQ(parse_lock("[rpm]\nb=1-1.x\na=1-1.x\n", "x").rpm,
+            (std::vector<std::string>{"a=1-1.x", "b=1-1.x"}));
+  Lock none;
+  EXPECT_EQ(format_lock(none), "# scitex-container lock\n[pip]\n[dpkg]\n[node]\n\n");
+}
+
+TEST(LockRpm, RefusesWhatTheReferenceWouldMisread) {
+  EXPECT_NE(parse_error("[pip]\na==1\n[rpm]\nx=1-1.x\n")
+                .find("x.lock:3: section [rpm] after [pip] (line 1): [rpm] goes before [pip]"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[node]\n[rpm]\n").find("section [rpm] after [node]"), std::string::npos);
+  EXPECT_NE(parse_error("[rpm]\nbash\n").find("x.lock:2: rpm line 'bash' is not"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[rpm]\n=1-1.x\n").find("x.lock:2: rpm line"), std::string::npos);
+  EXPECT_NE(parse_error("[rpm]\nbash 5=1\n").find("x.lock:2: rpm line"), std::string::npos);
+  EXPECT_NE(parse_error("[rpm]\na=1\n[rpm]\n").find("section [rpm] given twice"),
+            std::string::npos);
+  Lock bad;
+  bad.rpm = {"no-equals"};
+  EXPECT_THROW(format_lock(bad), Error);
+  bad.rpm = {"a=1 2"};
+  EXPECT_THROW(format_lock(bad), Error);
+  bad.rpm = {"#a=1"};
+  EXPECT_THROW(format_lock(bad), Error);
+}
+
+TEST(LockRpm, DiffNamesTheDriftedPackage) {
+  Lock a = parse_lock("[rpm]\nalpha=1.0-1.x86_64\nkernel=5.14-1.x86_64\n", "a");
+  Lock b = parse_lock(
+      "[rpm]\nalpha=1.1-1.x86_64\nkernel=5.14-1.x86_64\nkernel=5.15-1.x86_64\n"
+      "new=1-1.noarch\n",
+      "b");
+  LockDiff d = compare_locks(a, b);
+  EXPECT_EQ(d.changed.at("rpm:alpha"),
+            std::make_pair(std::string("1.0-1.x86_64"), std::string("1.1-1.x86_64")));
+  EXPECT_EQ(d.changed.at("rpm:kernel").second, "5.14-1.x86_64 5.15-1.x86_64");
+  EXPECT_EQ(d.only_in_b.at("rpm:new"), "1-1.noarch");
+  EXPECT_TRUE(compare_locks(a, a).identical());
+}
+
+TEST_F(LockReference, ReadsTheSameSetsWithAndWithoutRpmAndConda) {
+  Lock with = parse_lock(kRpmLock, "with.lock");
+  ASSERT_FALSE(with.rpm.empty());
+  with.conda = {"/opt/conda python=3.11.8=hab00c5b_0_cpython conda-forge",
+                "/opt/conda/envs/ml numpy=1.26.4=py311_0"};
+  Lock without = with;
+  without.rpm.clear();
+  without.conda.clear();
+  ASSERT_NE(format_lock(with).find("[conda]\n/opt/conda python"), std::string::npos);
+  nlohmann::json ref_with = reference_reads(format_lock(with));
+  nlohmann::json ref_without = reference_reads(format_lock(without));
+  EXPECT_EQ(ref_with, ref_without);
+  // ... and they are ours, less our own section.
+  EXPECT_EQ(ref_with, as_json(without));
+  EXPECT_EQ(ref_with["pip"], nlohmann::json({{"numpy", "1.0"}}));
+  EXPECT_EQ(ref_with["dpkg"], nlohmann::json({{"libc6", "2.36"}}));
 }
 
 }  // namespace
