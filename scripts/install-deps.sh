@@ -14,6 +14,12 @@ packages=(
   librpm-dev rpm dnf createrepo-c
   # db5.3_load writes the Berkeley DB rpm database the tests read with bdb_ro.
   db5.3-util
+  # libcurl: the registry client that pins `Bootstrap: docker` bases (core/registry).
+  libcurl4-openssl-dev
+  # Registry tests only (tests/registry): a real OCI registry, skopeo to push and
+  # pull, umoci to make and unpack test images, htpasswd for basic auth, and
+  # busybox-static as the root filesystem of the test images.
+  docker-registry skopeo umoci apache2-utils busybox-static
 )
 
 missing=()
