@@ -22,6 +22,8 @@
 #include "core/locked_def.h"
 #include "core/names.h"
 #include "core/process.h"
+#include "core/registry/pin.h"
+#include "core/registry/resolve.h"
 #include "core/sha256.h"
 #include "core/text.h"
 #include "core/user_file.h"
@@ -325,7 +327,9 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   if (builder.empty()) throw Error("empty builder command");
   builder[0] = find_program(builder[0], "builder");
   std::optional<Base> base = resolve_base(store, o, def);
-  std::string build_def = build_def_text(def, base);
+  registry::DefPins pins = registry::pin_registry_bases(def, {o.builder_args, o.offline, {}});
+  DefFile pinned = pins.empty() ? def : parse_def(registry::pinned_def_text(def, pins), def.path);
+  std::string build_def = build_def_text(pinned, base);
   int retain = kDefaultRetain;
   std::vector<std::string> warnings;
   if (o.retain) {
@@ -360,6 +364,12 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     append_line(log.get(), "sifstore: build argument " + key + "=" + value);
   for (const auto& w : source_warnings) append_line(log.get(), "sifstore: warning: " + w);
   if (base) append_line(log.get(), "sifstore: base image " + base->exact);
+  for (const auto& p : pins.stages)
+    append_line(log.get(), "sifstore: stage " + std::to_string(p.stage + 1) + " base " + p.tagged +
+                               (p.pinned.empty() ? " not pinned (" + p.why_unpinned + ")"
+                                                 : " -> " + p.pinned + " (resolved in " +
+                                                       std::to_string(int(p.seconds * 1000)) +
+                                                       " ms)"));
   dir.write_file_atomic(build_def_name(o.layer, ts), build_def);
   if (base) confirm_base_kept(store, o, *base);
   std::string partial = absolute(dir.path_of(partial_sif_name(o.layer, ts)));
@@ -381,6 +391,11 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   lock.facts["builder-version"] = builder_version(builder);
   if (base) lock.facts["base-image"] = base->exact;
   lock.facts.insert(build_arg_facts.begin(), build_arg_facts.end());
+  if (o.offline && registry::pin_from_labels(pins, def, partial))
+    pinned = parse_def(registry::pinned_def_text(def, pins), def.path);
+  registry::record_pins(pins, def.stages.size(), lock.facts);
+  result.warnings = pins.warnings(def.path);
+  for (const auto& w : result.warnings) append_line(log.get(), "sifstore: warning: " + w);
 
   debug_stop_point("captured");
 
@@ -388,7 +403,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   LockedDefOptions ldo;
   if (base) ldo.base = base->exact;
   ldo.pin_apt = o.pin_apt;
-  std::string locked = locked_def_text(def, lock, ldo);
+  std::string locked = locked_def_text(pinned, lock, ldo);
   // Tamper evidence: the lock records the locked def's digest, and the log
   // (written last) the lock's; `check` and `fsck` compare them.
   lock.facts["locked-def-sha256"] = sha256_hex(locked);
@@ -491,6 +506,11 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
   std::vector<std::string> builder = split_command_line(o.builder);
   if (builder.empty()) throw Error("empty builder command");
   builder[0] = find_program(builder[0], "builder");
+  // The registry is reached as the build reached it (plain HTTP).
+  std::vector<std::string> builder_args = o.builder_args;
+  if (auto f = original.facts.find("registry-no-https");
+      f != original.facts.end() && registry::no_https_flag(builder_args).empty())
+    builder_args.push_back(f->second);
 
   // The rebuild runs where the original build ran, so relative %files
   // sources resolve the same way.
@@ -526,7 +546,7 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
   // fails, or is interrupted, leaves the build's marker as it was.
   Lock rebuilt;
   try {
-    run_builder_build(builder, o.builder_args, o.secret_build_args, out, absolute(paths.def), cwd,
+    run_builder_build(builder, builder_args, o.secret_build_args, out, absolute(paths.def), cwd,
                       log.get(), o.echo_fd, "the rebuild from the locked def", paths.build_log);
     rebuilt = capture_lock(out, o.capture, o.builder);
   } catch (const Error& e) {

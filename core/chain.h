@@ -9,7 +9,9 @@
 //                output streams to the terminal and to the build log. With
 //                FROM (or a `Bootstrap: localimage` def), the base is first
 //                resolved to one exact timestamped SIF, which the build and
-//                the locked def both name.
+//                the locked def both name. A registry base (`Bootstrap:
+//                docker`/`oras`) is first resolved to its digest, which the
+//                build, the lock and the locked def name (core/registry/pin.h).
 //   3. capture   the lock of the new image (static by default).
 //   4. lock def  the locked definition (pins applied).
 //   5. publish   under the layer lock: the lock, def and rough def are in
@@ -66,6 +68,7 @@ struct BuildOptions {
   bool verify = false;
   bool pin_apt = false;
   CaptureMethod capture = CaptureMethod::kStatic;
+  bool offline = false;  // do not ask registries for digests (core/registry/pin.h)
   std::optional<std::string> depfile;         // write a Ninja depfile here
   std::optional<std::string> depfile_target;  // default: the latest pointer's path
   int echo_fd = 2;                            // build output also goes here; -1: only the log
@@ -87,6 +90,7 @@ struct BuildResult {
   std::vector<std::string> pruned;  // `<ts>` removed by the prune step
   std::optional<VerifyResult> verify;
   std::optional<std::string> base;  // the exact base SIF, for FROM builds
+  std::vector<std::string> warnings;  // for the terminal: bases that are not pinned
 };
 
 BuildResult build_layer(const Store& store, const BuildOptions& options);

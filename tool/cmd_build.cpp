@@ -120,6 +120,9 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
       "retain", po::value<int>(), "builds kept by the prune step (default: config.yaml, else 10)")(
       "verify", po::bool_switch(), "rebuild from the locked def and mark the build")(
       "pin-apt", po::bool_switch(), "pin the apt packages the def installs in the locked def")(
+      "offline", po::bool_switch(),
+      "do not resolve registry bases to digests (also: SIFSTORE_OFFLINE=1); the lock says "
+      "they are unpinned")(
       "capture", po::value<std::string>()->default_value("static"), "lock capture: static or exec")(
       "depfile", po::value<std::string>(), "write a Ninja depfile of the build's inputs here")(
       "depfile-target", po::value<std::string>(),
@@ -149,6 +152,9 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   }
   o.verify = (*vm)["verify"].as<bool>();
   o.pin_apt = (*vm)["pin-apt"].as<bool>();
+  const char* offline = std::getenv("SIFSTORE_OFFLINE");
+  o.offline = (*vm)["offline"].as<bool>() ||
+              (offline && *offline && std::string(offline) != "0");
   try {
     o.capture = parse_capture_method((*vm)["capture"].as<std::string>());
   } catch (const Error& e) {
@@ -180,6 +186,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
     Dir::remove_empty(created);
     throw;
   }
+  for (const auto& w : r.warnings) ctx.err << "sifstore: warning: " << w << "\n";
   std::string summary = "sifstore: built " + o.layer + "-" + r.ts + ": " +
                         std::to_string(r.lock.dpkg.size()) + " dpkg, " +
                         std::to_string(r.lock.pip.size()) + " pip, " +
@@ -207,6 +214,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
               {"pointed", r.pointed},
               {"pruned", r.pruned},
               {"base", r.base ? json(*r.base) : json(nullptr)},
+              {"warnings", r.warnings},
               {"packages",
                {{"dpkg", r.lock.dpkg.size()},
                 {"pip", r.lock.pip.size()},

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/locked_def.h"
 #include "core/lockfile.h"
+#include "core/registry/pin.h"
 #include "core/text.h"
 #include "core/user_file.h"
 #include "tool/cmd_lock_capture.h"
@@ -77,6 +78,10 @@ int lock_def(Context& ctx, const std::vector<std::string>& args) {
     RenderedDef rendered = render_build_args(rough, values, secrets);
     if (rendered.text != rough.text) rough = parse_def(rendered.text, rough.path);
   }
+  // Registry bases the lock records pinned (base-image: docker://...@sha256:...)
+  // are pinned in the locked def as the build pinned them.
+  registry::DefPins pins = registry::pins_from_facts(rough, lock.facts);
+  if (!pins.empty()) rough = parse_def(registry::pinned_def_text(rough, pins), rough.path);
   std::string text = locked_def_text(rough, lock, opts);
   if (vm->count("output")) {
     std::string out = (*vm)["output"].as<std::string>();
@@ -99,11 +104,18 @@ int lock_diff(Context& ctx, const std::vector<std::string>& args) {
       {"A", "B"}, args);
   if (!vm) return 0;
   std::string a_path = (*vm)["A"].as<std::string>(), b_path = (*vm)["B"].as<std::string>();
-  LockDiff diff = compare_locks(read_lock_file(a_path), read_lock_file(b_path));
+  Lock a = read_lock_file(a_path), b = read_lock_file(b_path);
+  LockDiff diff = compare_locks(a, b);
+  auto bases = registry::base_changes(a.facts, b.facts);  // a different base image is a change
   if ((*vm)["json"].as<bool>()) {
     json changed = json::object();
     for (const auto& [name, ab] : diff.changed) changed[name] = {ab.first, ab.second};
+    json base = json::object();
+    for (const auto& [fact, ab] : bases) base[fact] = {ab.first, ab.second};
     print_json(ctx.out, {{"a", a_path},
+                         {"b", b_path},
+                         {"identical", diff.identical() && bases.empty()},
+                         {"bases_changed", base},
                          {"b", b_path},
                          {"identical", diff.identical()},
                          {"changed", changed},
@@ -111,6 +123,14 @@ int lock_diff(Context& ctx, const std::vector<std::string>& args) {
                          {"only_in_b", diff.only_in_b},
                          {"summary", diff.summary()}});
   } else {
+    if (!bases.empty()) {
+      ctx.out << "base changed:\n";
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& [fact, ab] : bases)
+        rows.push_back({"  " + fact, ab.first.empty() ? "(none)" : ab.first, "->",
+                        ab.second.empty() ? "(none)" : ab.second});
+      print_table(ctx.out, rows);
+    }
     if (!diff.changed.empty()) {
       ctx.out << "changed:\n";
       std::vector<std::vector<std::string>> rows;
@@ -129,7 +149,7 @@ int lock_diff(Context& ctx, const std::vector<std::string>& args) {
     only(b_path, diff.only_in_b);
     ctx.out << diff.summary() << "\n";
   }
-  return diff.identical() ? 0 : 1;
+  return diff.identical() && bases.empty() ? 0 : 1;
 }
 
 int cmd_lock(Context& ctx, const std::vector<std::string>& args) {

@@ -96,15 +96,34 @@ std::string env(const char* name) {
 
 }  // namespace
 
+std::optional<std::string> authfile_arg(const std::vector<std::string>& build_args) {
+  std::optional<std::string> out;
+  for (size_t i = 0; i < build_args.size(); ++i) {
+    const std::string& a = build_args[i];
+    if (a == "--authfile" && i + 1 < build_args.size())
+      out = build_args[++i];
+    else if (a.rfind("--authfile=", 0) == 0)
+      out = a.substr(11);
+  }
+  return out;
+}
+
 std::optional<Credentials> find_credentials(const std::string& registry_host,
-                                            const std::optional<std::string>& home_dir) {
+                                            const std::optional<std::string>& home_dir,
+                                            const std::optional<std::string>& authfile) {
   std::string user = env("APPTAINER_DOCKER_USERNAME");
   std::string pass = env("APPTAINER_DOCKER_PASSWORD");
   if (!user.empty() && !pass.empty())
     return Credentials{user, pass, "$APPTAINER_DOCKER_USERNAME/$APPTAINER_DOCKER_PASSWORD"};
   std::string home = home_dir ? *home_dir : env("HOME");
-  if (!home.empty())
+  if (authfile) {
+    struct stat st;
+    if (::stat(authfile->c_str(), &st) != 0)
+      throw system_error("--authfile " + *authfile);
+    if (auto c = from_config(*authfile, registry_host)) return c;
+  } else if (!home.empty()) {
     if (auto c = from_config(home + "/.apptainer/docker-config.json", registry_host)) return c;
+  }
   std::string docker_dir = env("DOCKER_CONFIG");
   if (docker_dir.empty() && !home.empty()) docker_dir = home + "/.docker";
   if (!docker_dir.empty())

@@ -3,8 +3,10 @@
 //
 //   1. $APPTAINER_DOCKER_USERNAME and $APPTAINER_DOCKER_PASSWORD (both set;
 //      Apptainer's --docker-login environment), for any registry;
-//   2. Apptainer's registry login file, ~/.apptainer/docker-config.json
-//      (what `apptainer registry login` writes);
+//   2. the builder's `--authfile FILE` when given (it replaces Apptainer's
+//      login file, as in Apptainer), else Apptainer's registry login file
+//      ~/.apptainer/docker-config.json (what `apptainer registry login`
+//      writes);
 //   3. Docker's ~/.docker/config.json ($DOCKER_CONFIG/config.json when set).
 //      Apptainer's own pulls read only 1 and 2 (containers/image is handed
 //      Apptainer's file); SifStore also reads Docker's so that a
@@ -26,6 +28,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sifstore::registry {
 
@@ -37,7 +40,12 @@ struct Credentials {
 
 // The credentials for a registry host ("docker.io", "localhost:5000"), or
 // nullopt (anonymous). `home` defaults to $HOME.
+// An authfile that does not exist is an Error (Apptainer's too).
 std::optional<Credentials> find_credentials(const std::string& registry_host,
-                                            const std::optional<std::string>& home = std::nullopt);
+                                            const std::optional<std::string>& home = std::nullopt,
+                                            const std::optional<std::string>& authfile = std::nullopt);
+
+// The value of `--authfile FILE` / `--authfile=FILE` among builder arguments.
+std::optional<std::string> authfile_arg(const std::vector<std::string>& build_args);
 
 }  // namespace sifstore::registry

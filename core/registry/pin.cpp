@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/registry/credentials.h"
 #include "core/registry/reference.h"
 #include "core/registry/resolve.h"
 #include "core/sif.h"
@@ -81,6 +82,7 @@ DefPins pin_registry_bases(const DefFile& def, const PinOptions& o) {
   ResolveOptions ro;
   ro.plain_http = !pins.no_https.empty();
   ro.home = o.home;
+  ro.authfile = authfile_arg(o.build_args);
   for (size_t i = 0; i < def.stages.size(); ++i) {
     const DefStage& st = def.stages[i];
     std::string agent = lower(st.bootstrap());
@@ -163,6 +165,7 @@ void record_pins(const DefPins& pins, size_t stage_count,
     if (!p.pinned.empty()) {
       facts[prefix + "image"] = p.pinned;
       facts[prefix + "tag"] = p.tagged;
+      if (p.from_labels) facts[prefix + "pinned-by"] = "image labels";
     } else {
       facts[prefix + "unpinned"] = one_line(p.tagged + " (" + p.why_unpinned + ")");
     }
@@ -189,6 +192,45 @@ DefPins pins_from_facts(const DefFile& def, const std::map<std::string, std::str
   }
   if (auto f = facts.find("registry-no-https"); f != facts.end()) pins.no_https = f->second;
   return pins;
+}
+
+std::map<std::string, std::pair<std::string, std::string>> base_changes(
+    const std::map<std::string, std::string>& a, const std::map<std::string, std::string>& b) {
+  auto is_base_fact = [](const std::string& k) {
+    bool suffix = (k.size() > 6 && k.compare(k.size() - 6, 6, "-image") == 0) ||
+                  (k.size() > 9 && k.compare(k.size() - 9, 9, "-unpinned") == 0);
+    return suffix && (k.rfind("base-", 0) == 0 || k.rfind("stage-", 0) == 0);
+  };
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  for (const auto& [k, v] : a)
+    if (is_base_fact(k)) out[k].first = v;
+  for (const auto& [k, v] : b)
+    if (is_base_fact(k)) out[k].second = v;
+  // Registry bases only: a local base (a SIF path) changes with every build
+  // of the layer below, which the version sets already show.
+  auto registry = [](const std::string& v) { return v.find("://") != std::string::npos; };
+  for (auto it = out.begin(); it != out.end();)
+    it = it->second.first == it->second.second ||
+                 !(registry(it->second.first) || registry(it->second.second))
+             ? out.erase(it)
+             : std::next(it);
+  return out;
+}
+
+bool pin_from_labels(DefPins& pins, const DefFile& def, const std::string& sif_path) {
+  for (auto& p : pins.stages) {
+    if (p.stage + 1 != def.stages.size() || !p.pinned.empty() || p.agent != "docker") continue;
+    auto label = base_from_labels(sif_path);
+    if (!label) return false;
+    // Same repository as the stage asked for: docker://<name>@... vs docker://<name>:<tag>.
+    std::string name = label->substr(0, label->find('@'));
+    if (p.tagged.rfind(name + ":", 0) != 0 && p.tagged != name) return false;
+    p.pinned = *label;
+    p.why_unpinned.clear();
+    p.from_labels = true;
+    return true;
+  }
+  return false;
 }
 
 std::optional<std::string> base_from_labels(const std::string& sif_path) {

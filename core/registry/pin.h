@@ -36,6 +36,8 @@
 //   # base-unpinned: <agent>://<from> (<why>)    when it could not be pinned
 //   # stage-<N>-image / -tag / -unpinned: ...    the same for an earlier
 //                                                stage (N: 1-based position)
+//   # base-pinned-by: image labels               (offline) the digest came from
+//                                                the built image's labels
 //   # registry-no-https: --no-https              the builder reached the
 //                                                registry over plain HTTP
 //                                                (the flag as given), so
@@ -59,6 +61,7 @@ struct StagePin {
   std::string pinned;  // "docker://docker.io/library/python@sha256:...", "" when unpinned
   std::string why_unpinned;  // when pinned is "": "offline", "Bootstrap: library cannot be pinned"
   double seconds = 0;        // time spent asking the registry
+  bool from_labels = false;  // pinned after the build from the image's labels
 };
 
 struct PinOptions {
@@ -90,6 +93,18 @@ void record_pins(const DefPins& pins, size_t stage_count,
 // The pins a lock's facts record for def (the stages that are registry
 // stages and have an image fact): what `lock def` pins.
 DefPins pins_from_facts(const DefFile& def, const std::map<std::string, std::string>& facts);
+
+// The facts that name bases (base-image, base-unpinned, stage-<N>-image,
+// stage-<N>-unpinned) that differ between two locks: key -> (a, b), "" for
+// a fact one lock lacks; registry bases only (a value with "://"), not the
+// SIF path of a local base. What `lock diff` shows as the base change.
+std::map<std::string, std::pair<std::string, std::string>> base_changes(
+    const std::map<std::string, std::string>& a, const std::map<std::string, std::string>& b);
+
+// For an offline build: when the final stage's registry base is unpinned
+// and the built image's labels (base_from_labels()) name a base of the same
+// repository, pins it to that digest (from_labels) and returns true.
+bool pin_from_labels(DefPins& pins, const DefFile& def, const std::string& sif_path);
 
 // The base Apptainer 1.5 records in the image's /.singularity.d/labels.json
 // (org.opencontainers.image.base.name and .digest), as

@@ -178,8 +178,9 @@ class Resolver {
       : ref_(ref),
         scheme_(o.plain_http ? "http" : "https"),
         what_("cannot resolve docker://" + ref.str() + " at registry " + ref.api_host()),
-        creds_(find_credentials(ref.api_host(), o.home)) {
-    if (!creds_ && ref.api_host() != ref.domain) creds_ = find_credentials(ref.domain, o.home);
+        creds_(find_credentials(ref.api_host(), o.home, o.authfile)) {
+    if (!creds_ && ref.api_host() != ref.domain)
+      creds_ = find_credentials(ref.domain, o.home, o.authfile);
   }
 
   Resolved run() {

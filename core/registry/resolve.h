@@ -45,7 +45,8 @@ namespace sifstore::registry {
 
 struct ResolveOptions {
   bool plain_http = false;
-  std::optional<std::string> home;  // where credential files are looked up (default $HOME)
+  std::optional<std::string> home;      // where credential files are looked up (default $HOME)
+  std::optional<std::string> authfile;  // the builder's --authfile
 };
 
 struct Resolved {
