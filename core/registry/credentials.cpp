@@ -118,8 +118,7 @@ std::optional<Credentials> find_credentials(const std::string& registry_host,
   std::string home = home_dir ? *home_dir : env("HOME");
   if (authfile) {
     struct stat st;
-    if (::stat(authfile->c_str(), &st) != 0)
-      throw system_error("--authfile " + *authfile);
+    if (::stat(authfile->c_str(), &st) != 0) throw system_error("--authfile " + *authfile);
     if (auto c = from_config(*authfile, registry_host)) return c;
   } else if (!home.empty()) {
     if (auto c = from_config(home + "/.apptainer/docker-config.json", registry_host)) return c;

@@ -41,9 +41,9 @@ struct Credentials {
 // The credentials for a registry host ("docker.io", "localhost:5000"), or
 // nullopt (anonymous). `home` defaults to $HOME.
 // An authfile that does not exist is an Error (Apptainer's too).
-std::optional<Credentials> find_credentials(const std::string& registry_host,
-                                            const std::optional<std::string>& home = std::nullopt,
-                                            const std::optional<std::string>& authfile = std::nullopt);
+std::optional<Credentials> find_credentials(
+    const std::string& registry_host, const std::optional<std::string>& home = std::nullopt,
+    const std::optional<std::string>& authfile = std::nullopt);
 
 // The value of `--authfile FILE` / `--authfile=FILE` among builder arguments.
 std::optional<std::string> authfile_arg(const std::vector<std::string>& build_args);

@@ -109,7 +109,8 @@ DefPins pin_registry_bases(const DefFile& def, const PinOptions& o) {
     } catch (const Error& e) {
       throw Error(def.path + ":" + std::to_string(st.line) + ": " + e.what());
     }
-    p.tagged = agent + "://" + ref.tagged();
+    // name:tag, or name@digest when the def named no tag (then no base-tag)
+    p.tagged = agent + "://" + (ref.tag.empty() ? ref.str() : ref.tagged());
     if (o.offline && ref.digest.empty()) {
       p.why_unpinned = "offline: not resolved";
       pins.stages.push_back(std::move(p));
@@ -164,7 +165,7 @@ void record_pins(const DefPins& pins, size_t stage_count,
     std::string prefix = fact_prefix(p.stage, stage_count);
     if (!p.pinned.empty()) {
       facts[prefix + "image"] = p.pinned;
-      facts[prefix + "tag"] = p.tagged;
+      if (p.tagged.find('@') == std::string::npos) facts[prefix + "tag"] = p.tagged;
       if (p.from_labels) facts[prefix + "pinned-by"] = "image labels";
     } else {
       facts[prefix + "unpinned"] = one_line(p.tagged + " (" + p.why_unpinned + ")");

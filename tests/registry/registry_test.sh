@@ -161,6 +161,23 @@ contains "$WORK/verify.out" "verified: version sets identical"
 [ -f "$ROOT/app/app-$TS1.verified" ] || fail "no .verified marker"
 pass "the tag moved to $D2; verify of the old build rebuilt from $D1 and is .verified"
 
+# --- outdated reports the layer before the new build ---------------------------------
+"${SIF[@]}" outdated >"$WORK/outdated-none.out" 2>&1 && status=0 || status=$?
+
+[ "$status" -eq 1 ] || { cat "$WORK/outdated-none.out"; fail "outdated exit $status, want 1"; }
+contains "$WORK/outdated-none.out" "app    base   docker://$HOST/test/base:v1"
+contains "$WORK/outdated-none.out" "${D1:0:19}"
+contains "$WORK/outdated-none.out" "${D2:0:19}"
+"${SIF[@]}" outdated app --json >"$WORK/outdated.json" 2>&1 && status=0 || status=$?
+[ "$status" -eq 1 ] || { cat "$WORK/outdated.json"; fail "outdated --json exit $status"; }
+python3 - "$WORK/outdated.json" "$D1" "$D2" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))
+assert len(e) == 1 and e[0]["outdated"] and e[0]["current"] == sys.argv[2] and \
+    e[0]["latest"] == sys.argv[3] and e[0]["stage"] == "base", e
+PY
+pass "outdated reports app (base $D1 -> $D2)"
+
 # --- a new build takes the new digest; lock diff shows the base change ---------------
 "${SIF[@]}" build app --def "$WORK/proj/app.def" "${BUILD[@]}" >"$WORK/build2.out" 2>&1 ||
   { cat "$WORK/build2.out"; fail "second build"; }
@@ -178,6 +195,13 @@ contains "$WORK/diff.out" "docker://$HOST/test/base@$D1"
 contains "$WORK/diff.out" "docker://$HOST/test/base@$D2"
 contains "$WORK/diff.out" "dpkg:testbase"
 pass "a new build takes $D2; lock diff shows the base change"
+"${SIF[@]}" outdated >"$WORK/outdated-after.out" 2>&1 ||
+  { cat "$WORK/outdated-after.out"; fail "outdated after the new build"; }
+[ ! -s "$WORK/outdated-after.out" ] || { cat "$WORK/outdated-after.out"; fail "outdated printed"; }
+"${SIF[@]}" outdated app --json >"$WORK/outdated2.json"
+python3 -c "import json,sys; e=json.load(open(sys.argv[1])); assert len(e)==1 and not e[0]['outdated'], e" \
+  "$WORK/outdated2.json"
+pass "outdated no longer reports app after the new build"
 
 # --- failures: nothing built, the store unchanged -------------------------------------
 expect_failure() {  # expect_failure NAME TEXT... -- command

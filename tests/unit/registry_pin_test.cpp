@@ -16,16 +16,14 @@ const std::string kD1 = "sha256:" + std::string(64, 'a');
 const std::string kD2 = "sha256:" + std::string(64, 'b');
 
 TEST(RegistryPin, DigestReferenceIsKeptAndWrittenIntoFrom) {
-  DefFile def = parse_def("Bootstrap: docker\nFrom: python:3.11@" + kD1 +
-                              "  # base\n\n%post\n    true\n",
-                          "/x/a.def");
+  DefFile def = parse_def(
+      "Bootstrap: docker\nFrom: python:3.11@" + kD1 + "  # base\n\n%post\n    true\n", "/x/a.def");
   DefPins pins = pin_registry_bases(def, {});
   ASSERT_EQ(pins.stages.size(), 1u);
   EXPECT_EQ(pins.stages[0].pinned, "docker://docker.io/library/python@" + kD1);
   EXPECT_EQ(pins.stages[0].tagged, "docker://docker.io/library/python:3.11");
   std::string text = pinned_def_text(def, pins);
-  EXPECT_NE(text.find("\nFrom: docker.io/library/python@" + kD1 + "\n"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("\nFrom: docker.io/library/python@" + kD1 + "\n"), std::string::npos) << text;
   EXPECT_NE(text.find("# sifstore: From pinned"), std::string::npos) << text;
   EXPECT_NE(text.find("%post\n    true\n"), std::string::npos) << text;
   std::map<std::string, std::string> facts;
@@ -37,9 +35,9 @@ TEST(RegistryPin, DigestReferenceIsKeptAndWrittenIntoFrom) {
 }
 
 TEST(RegistryPin, RegistryAndNamespaceAreFoldedIntoFrom) {
-  DefFile def = parse_def("Bootstrap: docker\nRegistry: localhost:5000\nNamespace: team\nFrom: tool@" +
-                              kD1 + "\n",
-                          "/x/a.def");
+  DefFile def = parse_def(
+      "Bootstrap: docker\nRegistry: localhost:5000\nNamespace: team\nFrom: tool@" + kD1 + "\n",
+      "/x/a.def");
   DefPins pins = pin_registry_bases(def, {{"--nohttps"}, false, {}});
   ASSERT_EQ(pins.stages.size(), 1u);
   EXPECT_EQ(pins.stages[0].pinned, "docker://localhost:5000/team/tool@" + kD1);
@@ -81,9 +79,10 @@ TEST(RegistryPin, EveryStageOfAMultiStageDefIsPinned) {
 }
 
 TEST(RegistryPin, OfflineAndUnpinnableAgentsAreSaidSo) {
-  DefFile def = parse_def("Bootstrap: library\nFrom: alpine:3.18\nStage: one\n\n"
-                          "Bootstrap: docker\nFrom: python:3.11\n",
-                          "/x/o.def");
+  DefFile def = parse_def(
+      "Bootstrap: library\nFrom: alpine:3.18\nStage: one\n\n"
+      "Bootstrap: docker\nFrom: python:3.11\n",
+      "/x/o.def");
   DefPins pins = pin_registry_bases(def, {{}, true, {}});
   ASSERT_EQ(pins.stages.size(), 2u);
   EXPECT_EQ(pinned_def_text(def, pins), def.text);
@@ -91,7 +90,8 @@ TEST(RegistryPin, OfflineAndUnpinnableAgentsAreSaidSo) {
   record_pins(pins, 2, facts);
   EXPECT_EQ(facts["stage-1-unpinned"],
             "library://alpine:3.18 (sifstore cannot pin `Bootstrap: library` bases)");
-  EXPECT_EQ(facts["base-unpinned"], "docker://docker.io/library/python:3.11 (offline: not resolved)");
+  EXPECT_EQ(facts["base-unpinned"],
+            "docker://docker.io/library/python:3.11 (offline: not resolved)");
   EXPECT_EQ(facts.count("base-image"), 0u);
   auto w = pins.warnings("o.def");
   ASSERT_EQ(w.size(), 2u);
