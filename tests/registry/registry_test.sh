@@ -41,9 +41,11 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_registry NAME [htpasswd-file] -> sets PORT; the registry's log in $WORK/NAME.log
+# start_registry NAME [AUTH-YAML [HTTP-YAML]] -> sets PORT; the registry's log
+# in $WORK/NAME.log. AUTH-YAML: the lines of an `auth:` section; HTTP-YAML:
+# more lines of the `http:` section (tls).
 start_registry() {
-  local name=$1 htpasswd=${2:-}
+  local name=$1 auth=${2:-} http=${3:-}
   PORT=$(free_port)
   mkdir -p "$WORK/$name/storage"
   {
@@ -54,9 +56,10 @@ start_registry() {
     echo "  delete: {enabled: true}"
     echo "http:"
     echo "  addr: 127.0.0.1:$PORT"
-    if [ -n "$htpasswd" ]; then
+    [ -z "$http" ] || echo "$http"
+    if [ -n "$auth" ]; then
       echo "auth:"
-      echo "  htpasswd: {realm: sifstore-test, path: $htpasswd}"
+      echo "$auth"
     fi
   } >"$WORK/$name/config.yml"
   docker-registry serve "$WORK/$name/config.yml" >"$WORK/$name.log" 2>&1 &
@@ -259,7 +262,7 @@ pass "offline without labels: the lock says unpinned and build warns"
 
 # --- basic auth (htpasswd) --------------------------------------------------------------
 htpasswd -Bbc "$WORK/htpasswd" alice s3cret-pw >/dev/null 2>&1
-start_registry auth "$WORK/htpasswd"
+start_registry auth "  htpasswd: {realm: sifstore-test, path: $WORK/htpasswd}"
 AHOST=127.0.0.1:$PORT
 push "$WORK/v1" "$AHOST/private/base:1" --dest-creds alice:s3cret-pw
 AD=$(digest_of "$AHOST/private/base:1" --creds alice:s3cret-pw)
@@ -311,4 +314,62 @@ for f in "$ROOT"/*/*.lock "$ROOT"/*/*.def "$ROOT"/*/*.build.log; do
   lacks "$f" "$auth_b64"
 done
 pass "no credential in any lock, def or log"
+
+# --- anonymous bearer tokens (the distribution spec's token authentication) ----------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/token.key" -out "$WORK/token.crt" \
+  -days 2 -subj /CN=sifstore-test-token >/dev/null 2>&1
+TPORT=$(free_port)
+python3 "$(dirname "$0")/token_server.py" "$TPORT" "$WORK/token.key" "$WORK/token.crt" \
+  sifstore-test-issuer "$WORK/token-requests.log" >"$WORK/token-server.log" 2>&1 &
+PIDS+=($!)
+start_registry token "  token:
+    realm: http://127.0.0.1:$TPORT/token
+    service: sifstore-test-registry
+    issuer: sifstore-test-issuer
+    rootcertbundle: $WORK/token.crt"
+THOST=127.0.0.1:$PORT
+push "$WORK/v1" "$THOST/public/base:1"
+TD=$(digest_of "$THOST/public/base:1")
+: >"$WORK/token-requests.log"
+sed "s|$HOST/test/base:v1|$THOST/public/base:1|" "$WORK/proj/app.def" >"$WORK/proj/public.def"
+"${SIF[@]}" build public --def "$WORK/proj/public.def" "${BUILD[@]}" >"$WORK/token-build.out" 2>&1 ||
+  { cat "$WORK/token-build.out" "$WORK/token-requests.log"; fail "build through the token flow"; }
+TTS=$(sed -n 's/.*built public-\([0-9-]*\):.*/\1/p' "$WORK/token-build.out")
+contains "$ROOT/public/public-$TTS.lock" "# base-image: docker://$THOST/public/base@$TD"
+# sifstore's request came first: anonymous, with the service and scope the 401 named.
+head -1 "$WORK/token-requests.log" >"$WORK/token-first.log"
+contains "$WORK/token-first.log" '"service": "sifstore-test-registry"'
+contains "$WORK/token-first.log" '"scope": ["repository:public/base:pull"]'
+contains "$WORK/token-first.log" '"authorization": false'
+pass "anonymous bearer token flow: service and scope from WWW-Authenticate, no credentials"
+grep -h "resolved in" "$ROOT/public/public-$TTS.build.log" | sed 's/^/  token flow: /'
+
+# --- TLS with a CA made for the test ---------------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/ca.key" -out "$WORK/ca.crt" -days 2 \
+  -subj /CN=sifstore-test-ca >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -keyout "$WORK/srv.key" -out "$WORK/srv.csr" \
+  -subj /CN=127.0.0.1 >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+  >"$WORK/srv.ext"
+openssl x509 -req -in "$WORK/srv.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" \
+  -CAcreateserial -out "$WORK/srv.crt" -days 2 -extfile "$WORK/srv.ext" >/dev/null 2>&1
+start_registry tls "" "  tls:
+    certificate: $WORK/srv.crt
+    key: $WORK/srv.key"
+SHOST=127.0.0.1:$PORT
+push "$WORK/v1" "$SHOST/secure/base:1"
+SD=$(digest_of "$SHOST/secure/base:1")
+sed "s|$HOST/test/base:v1|$SHOST/secure/base:1|" "$WORK/proj/app.def" >"$WORK/proj/secure.def"
+expect_failure untrusted "cannot resolve docker://$SHOST/secure/base:1 at registry $SHOST" \
+  "certificate" -- "${SIF[@]}" build secure --def "$WORK/proj/secure.def" --builder "$STANDIN" -q
+pass "TLS with an unknown CA: clear error; store unchanged"
+SSL_CERT_FILE=$WORK/ca.crt "${SIF[@]}" build secure --def "$WORK/proj/secure.def" \
+  --builder "$STANDIN" -q >"$WORK/tls.out" 2>&1 || { cat "$WORK/tls.out"; fail "TLS build"; }
+STS=$(sed -n 's/.*built secure-\([0-9-]*\):.*/\1/p' "$WORK/tls.out")
+contains "$ROOT/secure/secure-$STS.lock" "# base-image: docker://$SHOST/secure/base@$SD"
+lacks "$ROOT/secure/secure-$STS.lock" "registry-no-https"
+SSL_CERT_FILE=$WORK/ca.crt "${SIF[@]}" outdated secure >"$WORK/tls-outdated.out" 2>&1 ||
+  { cat "$WORK/tls-outdated.out"; fail "outdated over TLS"; }
+pass "TLS trusted through \$SSL_CERT_FILE: built from $SD, outdated reaches it too"
+grep -h "resolved in" "$ROOT/secure/secure-$STS.build.log" | sed 's/^/  TLS: /'
 echo "PASS"
