@@ -154,6 +154,45 @@ echo "  whole build: $(python3 -c "print(round($end - $start, 2))") s"
 contains "$WORK/lockdef.out" "From: $HOST/test/base@$D1"
 pass "lock def pins the digest the lock records"
 
+# --- Bootstrap: oras: a SIF stored in the registry, pinned the same way ---------------
+# The layout `apptainer push oras://` makes: one layer of type
+# application/vnd.sylabs.sif.layer.v1.sif, config application/vnd.sylabs.sif.config.v1+json.
+python3 - "$WORK/sif-artifact" "$ROOT/app/app-$TS1.sif" <<'PY'
+import hashlib, json, os, sys
+layout, sif = sys.argv[1:3]
+os.makedirs(layout + "/blobs/sha256")
+def blob(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(layout + "/blobs/sha256/" + d, "wb").write(data)
+    return {"digest": "sha256:" + d, "size": len(data)}
+manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": dict(mediaType="application/vnd.sylabs.sif.config.v1+json", **blob(b"{}")),
+            "layers": [dict(mediaType="application/vnd.sylabs.sif.layer.v1.sif",
+                            annotations={"org.opencontainers.image.title": "image.sif"},
+                            **blob(open(sif, "rb").read()))]}
+m = blob(json.dumps(manifest).encode())
+json.dump({"schemaVersion": 2, "manifests": [dict(
+    mediaType="application/vnd.oci.image.manifest.v1+json",
+    annotations={"org.opencontainers.image.ref.name": "img"}, **m)]},
+    open(layout + "/index.json", "w"))
+open(layout + "/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
+PY
+push "$WORK/sif-artifact" "$HOST/sif/app:1"
+OD=$(digest_of "$HOST/sif/app:1")
+printf 'Bootstrap: oras\nFrom: %s/sif/app:1\n\n%%post\n    echo oras > /oras\n' "$HOST" \
+  >"$WORK/proj/oras.def"
+"${SIF[@]}" build orasapp --def "$WORK/proj/oras.def" "${BUILD[@]}" >"$WORK/oras.out" 2>&1 ||
+  { cat "$WORK/oras.out"; fail "build from an oras SIF"; }
+OTS=$(sed -n 's/.*built orasapp-\([0-9-]*\):.*/\1/p' "$WORK/oras.out")
+contains "$ROOT/orasapp/orasapp-$OTS.lock" "# base-image: oras://$HOST/sif/app@$OD"
+contains "$ROOT/orasapp/orasapp-$OTS.lock" "# base-tag: oras://$HOST/sif/app:1"
+contains "$ROOT/orasapp/orasapp-$OTS.lock" "testbase=1.0"
+contains "$ROOT/orasapp/orasapp-$OTS.def" "From: $HOST/sif/app@$OD"
+"${SIF[@]}" verify orasapp --builder "$STANDIN" -q >"$WORK/oras-verify.out" 2>&1 ||
+  { cat "$WORK/oras-verify.out"; fail "verify of the oras build"; }
+contains "$WORK/oras-verify.out" "verified: version sets identical"
+pass "Bootstrap: oras pinned to $OD; verify rebuilds it .verified"
+
 # --- the tag moves; verify of the old build rebuilds from the digest ----------------
 push "$WORK/v2" "$HOST/test/base:v1"
 D2=$(digest_of "$HOST/test/base:v1")
