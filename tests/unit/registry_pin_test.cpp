@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "core/lockfile.h"
 #include "core/registry/credentials.h"
 #include "core/registry/resolve.h"
+#include "support/reference_py.h"
 
 namespace sifstore::registry {
 namespace {
@@ -135,6 +137,28 @@ TEST(RegistryPin, BuilderFlags) {
   EXPECT_EQ(authfile_arg({"--authfile", "/a"}), "/a");
   EXPECT_EQ(authfile_arg({"--authfile=/b"}), "/b");
   EXPECT_FALSE(authfile_arg({"--fakeroot"}));
+}
+
+// The reference tool's lock reader still reads a lock with registry facts
+// (comment lines to it) into the same version set.
+TEST(RegistryPin, ReferenceReadsALockWithRegistryFacts) {
+  test::ReferencePython ref;
+  if (!ref.unavailable().empty()) GTEST_SKIP() << ref.unavailable() << ": skipped";
+  DefFile def = parse_def("Bootstrap: docker\nFrom: localhost:5000/a/b:1@" + kD1 +
+                              "\nStage: x\n\nBootstrap: library\nFrom: alpine\n",
+                          "/x/r.def");
+  Lock lock;
+  lock.dpkg = {{"libc6", "2.36"}};
+  lock.pip = {{"numpy", "2.1.0"}};
+  record_pins(pin_registry_bases(def, {{"--no-https"}, false, {}}), 2, lock.facts);
+  ASSERT_EQ(lock.facts.size(), 4u);  // stage-1-image, stage-1-tag, base-unpinned, registry-no-https
+  std::string path = ref.dir() / "r.lock";
+  test::write_file(path, format_lock(lock));
+  std::string error;
+  auto j = ref.run({"read", path}, &error);
+  ASSERT_EQ(error, "");
+  EXPECT_EQ(j["version_set"], nlohmann::json(lock.version_set()));
+  EXPECT_EQ(parse_lock(format_lock(lock), path), lock);
 }
 
 }  // namespace
