@@ -141,6 +141,7 @@ Response perform(const Request& q, const std::string& what) {
 }
 
 std::string escape(const std::string& s) {
+  global_init();
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   char* e = curl_easy_escape(curl.get(), s.c_str(), static_cast<int>(s.size()));
   std::string out = e ? e : "";

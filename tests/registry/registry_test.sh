@@ -31,6 +31,11 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT HUP  # run cleanup on these too
+# Background servers die with this script even when it is killed with SIGKILL
+# (a ctest timeout): they are started with a parent-death signal.
+DIE_WITH_ME=()
+if setpriv --help 2>&1 | grep -q -- --pdeathsig; then DIE_WITH_ME=(setpriv --pdeathsig KILL); fi
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
@@ -62,7 +67,7 @@ start_registry() {
       echo "$auth"
     fi
   } >"$WORK/$name/config.yml"
-  docker-registry serve "$WORK/$name/config.yml" >"$WORK/$name.log" 2>&1 &
+  "${DIE_WITH_ME[@]}" docker-registry serve "$WORK/$name/config.yml" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do
     if python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1)" 2>/dev/null; then
@@ -358,7 +363,7 @@ pass "no credential in any lock, def or log"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/token.key" -out "$WORK/token.crt" \
   -days 2 -subj /CN=sifstore-test-token >/dev/null 2>&1
 TPORT=$(free_port)
-python3 "$(dirname "$0")/token_server.py" "$TPORT" "$WORK/token.key" "$WORK/token.crt" \
+"${DIE_WITH_ME[@]}" python3 "$(dirname "$0")/token_server.py" "$TPORT" "$WORK/token.key" "$WORK/token.crt" \
   sifstore-test-issuer "$WORK/token-requests.log" >"$WORK/token-server.log" 2>&1 &
 PIDS+=($!)
 start_registry token "  token:
