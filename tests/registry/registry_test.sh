@@ -303,6 +303,10 @@ contains "$ROOT/app/app-$TS4.def" "From: $HOST/test/base:v1"
 contains "$WORK/offline2.out" "sifstore: warning:"
 contains "$WORK/offline2.out" "is not pinned (offline: not resolved)"
 pass "offline without labels: the lock says unpinned and build warns"
+"${SIF[@]}" outdated app >"$WORK/outdated-unpinned.out" 2>&1 ||
+  { cat "$WORK/outdated-unpinned.out"; fail "outdated of an unpinned build"; }
+contains "$WORK/outdated-unpinned.out" "docker://$HOST/test/base:v1  unpinned"
+pass "outdated says the active build's base is unpinned"
 
 # --- basic auth (htpasswd) --------------------------------------------------------------
 htpasswd -Bbc "$WORK/htpasswd" alice s3cret-pw >/dev/null 2>&1
