@@ -365,11 +365,11 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   for (const auto& w : source_warnings) append_line(log.get(), "sifstore: warning: " + w);
   if (base) append_line(log.get(), "sifstore: base image " + base->exact);
   for (const auto& p : pins.stages)
-    append_line(log.get(), "sifstore: stage " + std::to_string(p.stage + 1) + " base " + p.tagged +
-                               (p.pinned.empty() ? " not pinned (" + p.why_unpinned + ")"
-                                                 : " -> " + p.pinned + " (resolved in " +
-                                                       std::to_string(int(p.seconds * 1000)) +
-                                                       " ms)"));
+    append_line(log.get(),
+                "sifstore: stage " + std::to_string(p.stage + 1) + " base " + p.tagged +
+                    (p.pinned.empty() ? " not pinned (" + p.why_unpinned + ")"
+                                      : " -> " + p.pinned + " (resolved in " +
+                                            std::to_string(int(p.seconds * 1000)) + " ms)"));
   dir.write_file_atomic(build_def_name(o.layer, ts), build_def);
   if (base) confirm_base_kept(store, o, *base);
   std::string partial = absolute(dir.path_of(partial_sif_name(o.layer, ts)));

@@ -68,7 +68,7 @@ struct BuildOptions {
   bool verify = false;
   bool pin_apt = false;
   CaptureMethod capture = CaptureMethod::kStatic;
-  bool offline = false;  // do not ask registries for digests (core/registry/pin.h)
+  bool offline = false;                       // no registry lookups (core/registry/pin.h)
   std::optional<std::string> depfile;         // write a Ninja depfile here
   std::optional<std::string> depfile_target;  // default: the latest pointer's path
   int echo_fd = 2;                            // build output also goes here; -1: only the log
@@ -90,7 +90,8 @@ struct BuildResult {
   std::vector<std::string> pruned;  // `<ts>` removed by the prune step
   std::optional<VerifyResult> verify;
   std::optional<std::string> base;  // the exact base SIF, for FROM builds
-  std::vector<std::string> warnings;  // for the terminal: bases that are not pinned
+  // For the terminal: the bases that are not pinned (core/registry/pin.h).
+  std::vector<std::string> warnings;
 };
 
 BuildResult build_layer(const Store& store, const BuildOptions& options);

@@ -153,8 +153,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   o.verify = (*vm)["verify"].as<bool>();
   o.pin_apt = (*vm)["pin-apt"].as<bool>();
   const char* offline = std::getenv("SIFSTORE_OFFLINE");
-  o.offline = (*vm)["offline"].as<bool>() ||
-              (offline && *offline && std::string(offline) != "0");
+  o.offline = (*vm)["offline"].as<bool>() || (offline && *offline && std::string(offline) != "0");
   try {
     o.capture = parse_capture_method((*vm)["capture"].as<std::string>());
   } catch (const Error& e) {
