@@ -159,6 +159,47 @@ echo "  whole build: $(python3 -c "print(round($end - $start, 2))") s"
 contains "$WORK/lockdef.out" "From: $HOST/test/base@$D1"
 pass "lock def pins the digest the lock records"
 
+# --- a multi-platform image: the digest of its image index is pinned ------------------
+# An OCI index naming v2's manifest for linux/arm64, then v1's for linux/amd64.
+python3 - "$WORK/v1" "$WORK/v2" <<'PY'
+import hashlib, json, os, shutil, sys
+v1, v2 = sys.argv[1:3]
+def manifest_of(layout):
+    for m in json.load(open(layout + "/index.json"))["manifests"]:
+        if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "img":
+            return m
+for name in os.listdir(v2 + "/blobs/sha256"):
+    shutil.copyfile(v2 + "/blobs/sha256/" + name, v1 + "/blobs/sha256/" + name)
+entries = []
+for layout, arch in ((v2, "arm64"), (v1, "amd64")):  # not the first entry
+    m = manifest_of(layout)
+    entries.append({"mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"],
+                    "platform": {"architecture": arch, "os": "linux"}})
+index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "manifests": entries}).encode()
+digest = hashlib.sha256(index).hexdigest()
+open(v1 + "/blobs/sha256/" + digest, "wb").write(index)
+top = json.load(open(v1 + "/index.json"))
+top["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json",
+                         "digest": "sha256:" + digest, "size": len(index),
+                         "annotations": {"org.opencontainers.image.ref.name": "multi"}})
+json.dump(top, open(v1 + "/index.json", "w"))
+PY
+skopeo copy --quiet --all --dest-tls-verify=false "oci:$WORK/v1:multi" "docker://$HOST/test/multi:1"
+MD=$(digest_of "$HOST/test/multi:1")
+skopeo inspect --raw --tls-verify=false "docker://$HOST/test/multi:1" | grep -q "image.index" ||
+  fail "the pushed tag does not name an index"
+sed "s|test/base:v1|test/multi:1|" "$WORK/proj/app.def" >"$WORK/proj/multi.def"
+"${SIF[@]}" build multi --def "$WORK/proj/multi.def" "${BUILD[@]}" >"$WORK/multi.out" 2>&1 ||
+  { cat "$WORK/multi.out"; fail "build from an image index"; }
+MTS=$(sed -n 's/.*built multi-\([0-9-]*\):.*/\1/p' "$WORK/multi.out")
+contains "$ROOT/multi/multi-$MTS.lock" "# base-image: docker://$HOST/test/multi@$MD"
+contains "$ROOT/multi/multi-$MTS.lock" "testbase=1.0"  # the amd64 image of the index
+contains "$ROOT/multi/multi-$MTS.def" "From: $HOST/test/multi@$MD"
+"${SIF[@]}" verify multi --builder "$STANDIN" -q >"$WORK/multi-verify.out" 2>&1 ||
+  { cat "$WORK/multi-verify.out"; fail "verify of the index build"; }
+pass "a multi-platform image: the index's digest $MD is pinned; the builder took its platform"
+
 # --- Bootstrap: oras: a SIF stored in the registry, pinned the same way ---------------
 # The layout `apptainer push oras://` makes: one layer of type
 # application/vnd.sylabs.sif.layer.v1.sif, config application/vnd.sylabs.sif.config.v1+json.
