@@ -115,7 +115,11 @@ mkdir -p "$HOME"
 unset APPTAINER_DOCKER_USERNAME APPTAINER_DOCKER_PASSWORD DOCKER_CONFIG SIFSTORE_OFFLINE
 ROOT=$WORK/store
 SIF=("$SIFSTORE" --root "$ROOT")
-BUILD=(--builder "$STANDIN" --build-arg=--no-https -q)
+# The builder's own words: --builder-arg where sifstore's --build-arg means
+# Apptainer's KEY=VALUE build arguments, else --build-arg.
+BARG=--build-arg
+if "$SIFSTORE" build --help | grep -q -- --builder-arg; then BARG=--builder-arg; fi
+BUILD=(--builder "$STANDIN" "$BARG=--no-https" -q)
 
 # --- plain HTTP: a layer FROM a tag --------------------------------------------------
 start_registry plain
@@ -379,7 +383,7 @@ echo "{\"auths\": {\"http://$AHOST/v2/\": {\"auth\": \"$auth_b64\"}}}" >"$HOME/.
 # SifStore resolves with Docker's config; the stand-in, like Apptainer, pulls
 # only with its own sources, so it is told the file with --authfile.
 "${SIF[@]}" build private --def "$WORK/proj/private.def" "${BUILD[@]}" \
-  --build-arg=--authfile="$HOME/.docker/config.json" >"$WORK/auth-docker.out" 2>&1 ||
+  "$BARG=--authfile=$HOME/.docker/config.json" >"$WORK/auth-docker.out" 2>&1 ||
   { cat "$WORK/auth-docker.out"; fail "build with Docker's config"; }
 snapshot "$WORK/before"
 set +e
