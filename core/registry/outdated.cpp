@@ -49,7 +49,7 @@ std::vector<OutdatedEntry> check_outdated(const Store& store,
       e.ts = *ts;
       e.stage = stage;
       if (ends_with(key, "-unpinned")) {
-        e.tag = value.substr(0, value.find(' '));
+        e.tag = value.substr(0, value.find(" ("));  // "<base> (<why>)"
         e.note = "unpinned";
         out.push_back(std::move(e));
         continue;

@@ -91,7 +91,8 @@ DefPins pin_registry_bases(const DefFile& def, const PinOptions& o) {
     p.stage = i;
     p.agent = agent;
     if (!is_registry_agent(agent)) {
-      p.tagged = agent + "://" + st.from();
+      // library://alpine:3.18; an agent without From (yum, busybox): its Bootstrap line
+      p.tagged = st.from().empty() ? "Bootstrap: " + st.bootstrap() : agent + "://" + st.from();
       p.why_unpinned = "sifstore cannot pin `Bootstrap: " + st.bootstrap() + "` bases";
       pins.stages.push_back(std::move(p));
       continue;

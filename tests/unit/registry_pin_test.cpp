@@ -98,6 +98,11 @@ TEST(RegistryPin, OfflineAndUnpinnableAgentsAreSaidSo) {
   auto w = pins.warnings("o.def");
   ASSERT_EQ(w.size(), 2u);
   EXPECT_NE(w[1].find("docker://docker.io/library/python:3.11 is not pinned"), std::string::npos);
+  DefFile yum = parse_def("Bootstrap: yum\nMirrorURL: http://m/\n", "/x/y.def");
+  std::map<std::string, std::string> yum_facts;
+  record_pins(pin_registry_bases(yum, {}), 1, yum_facts);
+  EXPECT_EQ(yum_facts["base-unpinned"],
+            "Bootstrap: yum (sifstore cannot pin `Bootstrap: yum` bases)");
   // Stages that need no pin say nothing.
   DefFile local = parse_def("Bootstrap: localimage\nFrom: base.sif\n", "/x/l.def");
   EXPECT_TRUE(pin_registry_bases(local, {{}, true, {}}).empty());
