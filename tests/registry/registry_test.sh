@@ -316,13 +316,13 @@ expect_failure() {  # expect_failure NAME TEXT... -- command
 sed "s|test/base:v1|test/base:nosuchtag|" "$WORK/proj/app.def" >"$WORK/proj/notag.def"
 expect_failure notag "sifstore: error: cannot resolve docker://$HOST/test/base:nosuchtag" \
   "at registry $HOST" "HTTP 404" -- \
-  "${SIF[@]}" build app --def "$WORK/proj/notag.def" "${BUILD[@]}"
+  "${SIF[@]}" build notag --def "$WORK/proj/notag.def" "${BUILD[@]}"
 pass "a tag that does not exist: error names registry, reference and HTTP 404; store unchanged"
 
 DEAD=$(free_port)
 sed "s|$HOST|127.0.0.1:$DEAD|" "$WORK/proj/app.def" >"$WORK/proj/dead.def"
 expect_failure dead "cannot resolve docker://127.0.0.1:$DEAD/test/base:v1 at registry 127.0.0.1:$DEAD" -- \
-  "${SIF[@]}" build app --def "$WORK/proj/dead.def" "${BUILD[@]}"
+  "${SIF[@]}" build dead --def "$WORK/proj/dead.def" "${BUILD[@]}"
 pass "an unreachable registry: clear error; store unchanged"
 
 expect_failure https "needs --no-https" -- \
