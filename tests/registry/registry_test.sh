@@ -163,6 +163,15 @@ echo "  whole build: $(python3 -c "print(round($end - $start, 2))") s"
 contains "$WORK/lockdef.out" "From: $HOST/test/base@$D1"
 pass "lock def pins the digest the lock records"
 
+# A From: with a build argument is pinned once the argument is rendered.
+sed "s|test/base:v1|test/base:{{ TAG }}|" "$WORK/proj/app.def" >"$WORK/proj/templated.def"
+"${SIF[@]}" build templated --def "$WORK/proj/templated.def" --build-arg TAG=v1 "${BUILD[@]}" \
+  >"$WORK/templated.out" 2>&1 || { cat "$WORK/templated.out"; fail "templated build"; }
+TTS0=$(sed -n 's/.*built templated-\([0-9-]*\):.*/\1/p' "$WORK/templated.out")
+contains "$ROOT/templated/templated-$TTS0.lock" "# base-image: docker://$HOST/test/base@$D1"
+contains "$ROOT/templated/templated-$TTS0.def" "From: $HOST/test/base@$D1"
+pass "a From: with {{ TAG }} is pinned after rendering"
+
 # --- a multi-platform image: the digest of its image index is pinned ------------------
 # An OCI index naming v2's manifest for linux/arm64, then v1's for linux/amd64.
 python3 - "$WORK/v1" "$WORK/v2" <<'PY'
@@ -257,7 +266,8 @@ pass "the tag moved to $D2; verify of the old build rebuilt from $D1 and is .ver
 "${SIF[@]}" outdated >"$WORK/outdated-none.out" 2>&1 && status=0 || status=$?
 
 [ "$status" -eq 1 ] || { cat "$WORK/outdated-none.out"; fail "outdated exit $status, want 1"; }
-contains "$WORK/outdated-none.out" "app    base   docker://$HOST/test/base:v1"
+grep -qE "^app +base +docker://$HOST/test/base:v1 " "$WORK/outdated-none.out" ||
+  { cat "$WORK/outdated-none.out"; fail "outdated does not list app"; }
 contains "$WORK/outdated-none.out" "${D1:0:19}"
 contains "$WORK/outdated-none.out" "${D2:0:19}"
 "${SIF[@]}" outdated app --json >"$WORK/outdated.json" 2>&1 && status=0 || status=$?
@@ -287,7 +297,7 @@ contains "$WORK/diff.out" "docker://$HOST/test/base@$D1"
 contains "$WORK/diff.out" "docker://$HOST/test/base@$D2"
 contains "$WORK/diff.out" "dpkg:testbase"
 pass "a new build takes $D2; lock diff shows the base change"
-"${SIF[@]}" outdated >"$WORK/outdated-after.out" 2>&1 ||
+"${SIF[@]}" outdated app >"$WORK/outdated-after.out" 2>&1 ||
   { cat "$WORK/outdated-after.out"; fail "outdated after the new build"; }
 [ ! -s "$WORK/outdated-after.out" ] || { cat "$WORK/outdated-after.out"; fail "outdated printed"; }
 "${SIF[@]}" outdated app --json >"$WORK/outdated2.json"
