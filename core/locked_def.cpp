@@ -172,24 +172,6 @@ void scan_command(const std::vector<Word>& words, std::vector<std::string>& out,
   }
 }
 
-// A word is safe unquoted in sh when it has only these characters.
-std::string sh_quote(const std::string& s) {
-  bool safe = !s.empty();
-  for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          std::string_view("+-.:=_~,/@%").find(c) != std::string_view::npos))
-      safe = false;
-  if (safe && s[0] != '~') return s;
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
-
 bool is_pep508_name(const std::string& n) {
   if (n.empty()) return false;
   for (char c : n)
@@ -199,64 +181,9 @@ bool is_pep508_name(const std::string& n) {
   return true;
 }
 
-// The apt stanza. For a debootstrap stage every dpkg package of the lock is
-// pinned (keeping apt's auto-installed marks); otherwise the packages the
-// rough %post installs by name.
-std::vector<std::string> apt_stanza(const DefFile& rough, const Lock& lock, bool all) {
-  std::vector<std::string> pins;
-  if (all) {
-    for (const auto& [name, version] : lock.dpkg)
-      if (!version.empty()) pins.push_back(name + "=" + version);
-  }
-  for (const auto& spec : all ? std::vector<std::string>() : apt_installed_packages(rough)) {
-    std::string name = spec.substr(0, spec.find(':'));
-    auto it = lock.dpkg.find(name);
-    if (it == lock.dpkg.end() && !name.empty() && name.back() == '+') {
-      // "pkg+" asks apt to install pkg, unless a package is named so (g++).
-      name.pop_back();
-      it = lock.dpkg.find(name);
-      if (it != lock.dpkg.end()) {
-        std::string arch = spec.find(':') == std::string::npos ? "" : spec.substr(spec.find(':'));
-        pins.push_back(name + arch + "=" + it->second);
-        continue;
-      }
-    }
-    if (it == lock.dpkg.end() || it->second.empty()) continue;
-    pins.push_back(spec + "=" + it->second);
-  }
-  std::vector<std::string> s = {
-      "# --- sifstore: pinned apt versions (generated) ---------------------------",
-      all ? "# Every dpkg package of the debootstrap image, at the version captured"
-          : "# The packages the rough %post installs with apt, at the versions captured",
-      "# from the rough build; --allow-downgrades forces a pin that would drift.",
-      "%post",
-      "    set -e",
-  };
-  if (pins.empty()) {
-    s.push_back("    : # no apt-installed packages to pin");
-  } else {
-    s.push_back("    _sifstore_lists=\"\"");
-    s.push_back("    if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then");
-    s.push_back("        apt-get update");
-    s.push_back("        _sifstore_lists=1");
-    s.push_back("    fi");
-    // Installing a package by name marks it manually installed: keep the marks.
-    if (all) s.push_back("    _sifstore_auto=\"$(apt-mark showauto)\"");
-    s.push_back(
-        "    DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "
-        "--no-install-recommends \\");
-    for (size_t i = 0; i < pins.size(); ++i)
-      s.push_back("        " + sh_quote(pins[i]) + (i + 1 < pins.size() ? " \\" : ""));
-    if (all)
-      s.push_back(
-          "    if [ -n \"$_sifstore_auto\" ]; then apt-mark auto $_sifstore_auto >/dev/null; fi");
-    s.push_back("    if [ -n \"$_sifstore_lists\" ]; then rm -rf /var/lib/apt/lists/*; fi");
-  }
-  s.push_back("# --- end sifstore apt pins -------------------------------------------------");
-  return s;
-}
+// --- the generated pins section ---------------------------------------------------
 
-std::vector<std::string> pip_stanza(const Lock& lock) {
+std::vector<std::string> pip_pins(const Lock& lock) {
   std::vector<std::string> pins;
   for (const auto& [name, ver] : lock.pip) {
     if (ver.empty()) continue;
@@ -267,32 +194,106 @@ std::vector<std::string> pip_stanza(const Lock& lock) {
       throw Error("cannot pin pip package '" + name + "': version '" + ver + "' holds white space");
     pins.push_back(name + "==" + ver);
   }
-  std::vector<std::string> s = {
-      "# --- sifstore: pinned pip versions (generated) ---------------------------",
-      "# Every pip package at the version captured from the rough build: a no-op",
-      "# when the resolver lands on these versions anyway, the pin when it would",
-      "# drift. Rebuilding from this def reproduces the captured pip set.",
-      "%post",
-      "    set -e",
-  };
-  if (pins.empty()) {
-    s.push_back("    : # no pip packages captured");
-  } else {
-    // A quoted heredoc holds any number of pins without shell quoting.
-    s.push_back("    cat > /tmp/sifstore-pins.txt <<'SIFSTORE_PINS'");
-    s.insert(s.end(), pins.begin(), pins.end());
-    s.push_back("SIFSTORE_PINS");
-    s.push_back("    _pip=\"$(command -v pip3 || command -v pip)\"");
-    s.push_back("    _bsp=\"\"");
-    s.push_back(
-        "    if \"$_pip\" install --help 2>/dev/null | grep -q -- "
-        "--break-system-packages; then");
-    s.push_back("        _bsp=\"--break-system-packages\"");
-    s.push_back("    fi");
-    s.push_back("    \"$_pip\" install --no-deps $_bsp -r /tmp/sifstore-pins.txt");
-    s.push_back("    rm -f /tmp/sifstore-pins.txt");
+  return pins;
+}
+
+bool is_dpkg_word(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          std::string_view("+-.:~_").find(c) != std::string_view::npos))
+      return false;
+  return true;
+}
+
+// name=version of every dpkg package of the lock that has a version.
+std::vector<std::string> dpkg_pins(const Lock& lock) {
+  std::vector<std::string> pins;
+  for (const auto& [name, version] : lock.dpkg) {
+    if (version.empty()) continue;
+    if (!is_dpkg_word(name) || !is_dpkg_word(version))
+      throw Error("cannot pin dpkg package '" + name + "' at '" + version +
+                  "': not a Debian package name and version");
+    pins.push_back(name + "=" + version);
   }
-  s.push_back("# --- end sifstore pip pins -------------------------------------------------");
+  return pins;
+}
+
+std::vector<std::string> pins_section(const Lock& lock, bool apt, bool debootstrap) {
+  std::vector<std::string> pip = pip_pins(lock);
+  std::vector<std::string> dpkg = apt || debootstrap ? dpkg_pins(lock) : std::vector<std::string>();
+  std::vector<std::string> s = {
+      "%post",
+      std::string("    ") + kPinsMarker,
+      "    # Runs before the definition's own %post (Apptainer joins every %post of a",
+      "    # stage into one script, in order), so the pins hold whatever it does.",
+      "    # Every pip, of any interpreter, resolves to the locked versions",
+      "    # (PIP_CONSTRAINT), dependencies included; nothing is installed here.",
+  };
+  if (pip.empty()) {
+    s.push_back("    # (the lock has no pip package)");
+  } else {
+    s.push_back("    mkdir -p " + std::string(kPinsDir) + " || exit 1");
+    s.push_back("    cat > " + std::string(kPipConstraints) + " <<'SIFSTORE_PINS' || exit 1");
+    s.insert(s.end(), pip.begin(), pip.end());
+    s.push_back("SIFSTORE_PINS");
+    s.push_back("    export PIP_CONSTRAINT=" + std::string(kPipConstraints));
+  }
+  if (apt || debootstrap) {
+    s.push_back("    # apt prefers the locked version of every dpkg package of the lock");
+    s.push_back("    # (Pin-Priority 1001: also when it is older than the candidate).");
+    if (dpkg.empty()) {
+      s.push_back("    # (the lock has no dpkg package)");
+    } else {
+      s.push_back("    mkdir -p " + std::string(kPinsDir) + " /etc/apt/preferences.d || exit 1");
+      s.push_back("    cat > " + std::string(kDpkgPins) + " <<'SIFSTORE_PINS' || exit 1");
+      s.insert(s.end(), dpkg.begin(), dpkg.end());
+      s.push_back("SIFSTORE_PINS");
+      s.push_back("    while IFS='=' read -r _sifstore_n _sifstore_v; do");
+      s.push_back(
+          "        printf 'Package: %s\\nPin: version %s\\nPin-Priority: 1001\\n\\n' "
+          "\"$_sifstore_n\" \"$_sifstore_v\"");
+      s.push_back("    done < " + std::string(kDpkgPins) + " > " + std::string(kAptPreferences) +
+                  " || exit 1");
+    }
+    if (debootstrap && !dpkg.empty()) {
+      // debootstrap installed the base set before any %post: bring the
+      // packages whose version differs to the locked one (none when the
+      // mirror has not moved), keeping apt's auto-installed marks.
+      s.push_back("    # debootstrap installed the base set before this script: a package of it");
+      s.push_back("    # at another version than the locked one is brought to it.");
+      s.push_back("    _sifstore_drift=\"\"");
+      s.push_back("    while IFS='=' read -r _sifstore_n _sifstore_v; do");
+      s.push_back(
+          "        _sifstore_c=\"$(dpkg-query -W -f='${Version}' \"$_sifstore_n\" 2>/dev/null "
+          "|| :)\"");
+      s.push_back(
+          "        if [ -n \"$_sifstore_c\" ] && [ \"$_sifstore_c\" != \"$_sifstore_v\" ]; then");
+      s.push_back("            _sifstore_drift=\"$_sifstore_drift $_sifstore_n=$_sifstore_v\"");
+      s.push_back("        fi");
+      s.push_back("    done < " + std::string(kDpkgPins));
+      s.push_back("    if [ -n \"$_sifstore_drift\" ]; then");
+      s.push_back("        _sifstore_lists=\"\"");
+      s.push_back("        if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then");
+      s.push_back("            apt-get update || exit 1");
+      s.push_back("            _sifstore_lists=1");
+      s.push_back("        fi");
+      s.push_back("        _sifstore_auto=\"$(apt-mark showauto)\"");
+      s.push_back(
+          "        DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "
+          "--no-install-recommends $_sifstore_drift || exit 1");
+      s.push_back(
+          "        if [ -n \"$_sifstore_auto\" ]; then apt-mark auto $_sifstore_auto >/dev/null; "
+          "fi");
+      s.push_back("        if [ -n \"$_sifstore_lists\" ]; then rm -rf /var/lib/apt/lists/*; fi");
+      s.push_back("    fi");
+      s.push_back("    unset _sifstore_drift _sifstore_c _sifstore_lists _sifstore_auto");
+    }
+    if (!dpkg.empty()) s.push_back("    unset _sifstore_n _sifstore_v");
+  }
+  s.push_back("    # npm has no constraint for global packages: `npm install -g x` is not");
+  s.push_back("    # pinned here (the round-trip verify reports a drift).");
+  s.push_back(std::string("    ") + kPinsEnd);
   return s;
 }
 
@@ -392,23 +393,51 @@ std::vector<std::string> apt_installed_packages(const DefFile& def) {
   return out;
 }
 
+namespace {
+
+// The generated pins section of a def locked before, if its final stage has
+// one: a %post whose first line is the marker.
+const DefSection* generated_pins(const DefFile& def) {
+  for (const auto& sec : def.final_stage().sections) {
+    if (sec.name != "post") continue;
+    std::string_view body = sec.body;
+    std::string_view first = trim(body.substr(0, body.find('\n')));
+    if (first == kPinsMarker) return &sec;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 std::string locked_def_text(const DefFile& rough, const Lock& lock,
                             const LockedDefOptions& options) {
-  std::string base = options.base ? pin_base(rough, *options.base) : rough.text;
-  std::string agent = to_lower(rough.final_stage().bootstrap());
-  bool debootstrap = agent == "debootstrap";
-  if (debootstrap) base = pin_suite(rough, base, lock);
-  while (!base.empty() && base.back() == '\n') base.pop_back();
-  std::vector<std::string> stanza = {""};
-  if (options.pin_apt || debootstrap) {
-    auto apt = apt_stanza(rough, lock, debootstrap);
-    stanza.insert(stanza.end(), apt.begin(), apt.end());
-    stanza.push_back("");
+  bool debootstrap = rough.final_stage().bootstrap() == "debootstrap";
+  std::vector<std::string> lines = split(rough.text, '\n');
+  // A def locked before: its generated section is replaced, not added to.
+  if (const DefSection* old = generated_pins(rough))
+    lines.erase(lines.begin() + static_cast<long>(old->line - 1),
+                lines.begin() + static_cast<long>(old->end_line));
+  // The pins go before the final stage's first %post, else at the end.
+  auto section = pins_section(lock, options.pin_apt, debootstrap);
+  DefFile stripped = parse_def(join(lines, "\n"), rough.path);
+  const DefSection* first_post = nullptr;
+  for (const auto& sec : stripped.final_stage().sections)
+    if (sec.name == "post") {
+      first_post = &sec;
+      break;
+    }
+  if (first_post) {
+    lines.insert(lines.begin() + static_cast<long>(first_post->line - 1), section.begin(),
+                 section.end());
+  } else {
+    if (!lines.empty() && lines.back().empty()) lines.pop_back();  // the text's last '\n'
+    lines.insert(lines.end(), section.begin(), section.end());
+    lines.push_back("");
   }
-  auto pip = pip_stanza(lock);
-  stanza.insert(stanza.end(), pip.begin(), pip.end());
-  stanza.push_back("");
-  return base + "\n" + join(stanza, "\n");
+  DefFile pinned = parse_def(join(lines, "\n"), rough.path);
+  std::string text = options.base ? pin_base(pinned, *options.base) : pinned.text;
+  if (debootstrap) text = pin_suite(pinned, text, lock);
+  return text;
 }
 
 }  // namespace sifstore

@@ -13,48 +13,47 @@
 //      (which one would the base be?), or when the path cannot be written
 //      into a header (a '#', a line break, white space at either end).
 //
-//   2. With options.pin_apt, a generated %post stanza that re-installs, at
-//      the version the lock captured, every package that the final stage's
-//      %post (or %appinstall) installs by name with `apt-get install` or
-//      `apt install`:
-//        apt-get install -y --allow-downgrades --no-install-recommends name=version ...
-//      (running `apt-get update` first only when the package lists are gone,
-//      and removing them again afterwards). Only the packages the def names
-//      are pinned, not every dpkg package of the lock: the rest (the base
-//      image's packages and the named packages' dependencies) is fixed by
-//      the base (pinned by 1.) and is compared by the round-trip verify,
-//      whereas pinning all of them would ask apt for packages it cannot
-//      fetch (locally installed .debs, packages of which only configuration
-//      files remain) and mark every package as manually installed. A name
-//      that is already pinned (name=version), a .deb path, a release
-//      selection (name/release), a shell expansion, or a name the lock does
-//      not hold (a virtual package) is left alone.
-//
-//      When the final stage says `Bootstrap: debootstrap`, the whole package
-//      set comes from the mirror, nothing else fixes it: the stanza pins every
-//      dpkg package of the lock (whatever pin_apt says), and keeps apt's
-//      auto-installed marks (apt-mark showauto before, apt-mark auto after),
-//      so that the rebuild's version set is the captured one. Its suite is
-//      pinned too: a moving `OSVersion:` (stable, oldstable, oldoldstable,
+//   2. When the final stage says `Bootstrap: debootstrap`, its suite is
+//      pinned: a moving `OSVersion:` (stable, oldstable, oldoldstable,
 //      testing) is replaced by the codename of the release the lock's
 //      base-files package belongs to (12.x -> bookworm, ...), preceded by a
 //      comment that keeps the rough value; an Error when the lock has no
 //      base-files of a known Debian release. A codename (bookworm) or a
 //      '{{ build-arg }}' is left as written.
 //
-//   3. Always, as the reference tool does: a generated %post stanza that
-//      writes every pip package of the lock that has a version into a
-//      requirements file through a quoted heredoc and installs it with the
-//      image's own pip (pip3, else pip) `install --no-deps`, adding
-//      `--break-system-packages` only when that pip knows the option
-//      (PEP 668 images: Debian 12, Ubuntu 24.04, ...). With no pip package
-//      the stanza is a no-op `:`.
+//   3. Always: a generated %post section, the pins, placed BEFORE the final
+//      stage's first %post (or at the end when it has none). Apptainer joins
+//      every %post of a stage into one /bin/sh script in order (and appends
+//      the %appinstall scripts to it), so the pins are in force for all of
+//      the user's commands, whatever they do (`exit 0`, an unclosed
+//      here-document), and the user's `%post -c SHELL` still applies. The
+//      section installs nothing:
+//        - it writes every pip package of the lock that has a version
+//          (Name==version) into kPipConstraints and exports PIP_CONSTRAINT,
+//          which every pip reads, of any interpreter or environment: each
+//          `pip install` then resolves to the locked versions, dependencies
+//          included (one version per name: the lock has one);
+//        - with options.pin_apt, or always for `Bootstrap: debootstrap`, it
+//          writes every dpkg package of the lock into kDpkgPins and an apt
+//          preferences file kAptPreferences pinning each at its version
+//          (`Pin: version V`, `Pin-Priority: 1001`, so also downgrades), so
+//          that what %post installs with apt, and their dependencies, come at
+//          the locked versions;
+//        - for `Bootstrap: debootstrap`, whose base set debootstrap installed
+//          before any %post, the packages installed at another version than
+//          the locked one (none unless the mirror moved) are installed at
+//          the locked version (`apt-get install --allow-downgrades`), keeping
+//          apt's auto-installed marks.
+//      npm has no constraint mechanism for global packages: they are not
+//      pinned (the round-trip verify reports their drift). Nothing is
+//      appended after the user's commands.
+//      The section's text is recognisable: its first body line is
+//      kPinsMarker and its last kPinsEnd, both comments inside it (never
+//      outside a section). A def that already holds one (a locked def) gets
+//      it replaced, so locking a locked def again gives the same text.
 //
-// The stanzas are appended after the rough text with its trailing newlines
-// folded into one, so they land in the final stage (Apptainer concatenates
-// repeated %post sections). Pip names must be PEP 508 names and versions
-// free of white space; apt names and versions are shell-quoted when they
-// need it.
+// Pip names must be PEP 508 names and versions free of white space; dpkg
+// names and versions Debian's characters (letters, digits, + - . : ~ _).
 #pragma once
 
 #include <optional>
@@ -68,8 +67,19 @@ namespace sifstore {
 
 struct LockedDefOptions {
   std::optional<std::string> base;  // exact base SIF for `Bootstrap: localimage`
-  bool pin_apt = false;             // add the apt stanza (2. above)
+  bool pin_apt = false;             // pin apt versions too (3. above)
 };
+
+// What the generated pins section writes in the image (it keeps them: they
+// record what the build was pinned to).
+constexpr const char* kPinsDir = "/etc/sifstore";
+constexpr const char* kPipConstraints = "/etc/sifstore/pip-constraints.txt";
+constexpr const char* kDpkgPins = "/etc/sifstore/dpkg-pins.txt";
+constexpr const char* kAptPreferences = "/etc/apt/preferences.d/sifstore.pref";
+// The first and last body lines of the generated section.
+constexpr const char* kPinsMarker =
+    "# --- sifstore: pins (generated by sifstore lock def; replaced when locked again) ---";
+constexpr const char* kPinsEnd = "# --- end of sifstore pins ---";
 
 std::string locked_def_text(const DefFile& rough, const Lock& lock,
                             const LockedDefOptions& options);

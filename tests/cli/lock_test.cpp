@@ -133,9 +133,15 @@ TEST_F(LockCli, DefToStdoutAndToAFile) {
   std::string lk = file("app.lock", kLock);
   auto r = lock({"def", rough, lk});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.out.rfind("Bootstrap: docker\nFrom: debian:12\n%post\n", 0), 0u) << r.out;
+  EXPECT_EQ(r.out.rfind("Bootstrap: docker\nFrom: debian:12\n%post\n    # --- sifstore: pins", 0),
+            0u)
+      << r.out;
   EXPECT_NE(r.out.find("\nnumpy==2.1.0\n"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("curl=7.88.1-10"), std::string::npos) << "no apt pins unless asked";
+  EXPECT_EQ(
+      r.out.rfind("%post\n  apt-get update && apt-get install -y curl\n  pip install numpy\n"),
+      r.out.size() - 70)
+      << "the rough %post comes last, unchanged";
 
   auto w = lock({"def", rough, lk, "-o", t_ / "out/locked.def"});
   EXPECT_EQ(w.status, 1) << "the output directory must exist";
@@ -148,7 +154,7 @@ TEST_F(LockCli, DefToStdoutAndToAFile) {
 
   r = lock({"def", rough, lk, "--pin-apt"});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("        curl=7.88.1-10\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\ncurl=7.88.1-10"), std::string::npos) << r.out;
 }
 
 TEST_F(LockCli, DefPinsTheLocalImageBase) {
