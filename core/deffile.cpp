@@ -27,6 +27,12 @@ constexpr const char* kHeaderKeys[] = {
     "productpgp", "registerurl", "modules",    "otherurl&n", "fingerprints", "confurl",   "setopt",
     "target",     "frontend",    "filename",   "buildargs"};
 
+// Every bootstrap agent of Apptainer 1.1 to 1.5 (values are case-sensitive).
+constexpr const char* kAgents[] = {
+    "library", "oras",        "shub",    "docker",      "docker-archive", "docker-daemon",
+    "oci",     "oci-archive", "busybox", "debootstrap", "arch",           "localimage",
+    "yum",     "dnf",         "zypper",  "scratch",     "buildkit",       "dockerfile"};
+
 template <size_t N>
 bool one_of(std::string_view s, const char* const (&set)[N]) {
   for (const char* x : set)
@@ -327,9 +333,24 @@ std::string absolute_dir_of(const std::string& path) {
 }  // namespace
 
 bool DefSection::copies_from_host() const {
-  std::string_view a = args;
+  // Apptainer: the arguments up to any '#' are exactly empty ("%files  "
+  // copies nothing, neither from the host nor from a stage).
+  std::string_view a = raw_args;
+  return name == "files" && a.substr(0, a.find('#')).empty();
+}
+
+std::string DefSection::from_stage() const {
+  if (name != "files") return "";
+  std::string_view a = raw_args;
   a = a.substr(0, a.find('#'));
-  return name == "files" && trim_space(a).empty();
+  std::vector<std::string_view> fields;
+  while (true) {
+    auto [w, rest] = first_word(a);
+    if (w.empty()) break;
+    fields.push_back(w);
+    a = rest;
+  }
+  return fields.size() == 2 ? std::string(fields[1]) : "";
 }
 
 const DefHeaderEntry* DefStage::find_header(std::string_view key) const {
@@ -384,8 +405,11 @@ DefFile parse_def(std::string_view text, const std::string& path) {
     i = end + 1;
   }
 
-  // Stages begin at "Bootstrap:" lines; before the first, only blank and
-  // comment lines.
+  // Stages begin at lines that start with "Bootstrap:" (column 0, any
+  // case), as Apptainer splits them. What comes before the first is a stage
+  // of its own when it holds more than blank and comment lines (Apptainer
+  // parses it too: " Bootstrap : docker" or an indented header is valid
+  // there); it must then have a Bootstrap header like any stage.
   std::vector<size_t> starts;
   for (size_t i = 0; i < lines.size(); ++i)
     if (starts_with_ci(lines[i], "bootstrap:")) starts.push_back(i);
@@ -393,9 +417,8 @@ DefFile parse_def(std::string_view text, const std::string& path) {
   for (size_t i = 0; i < preamble_end; ++i) {
     std::string_view t = trim_space(lines[i]);
     if (t.empty() || t.front() == '#') continue;
-    throw Error(where(path, i + 1) + "'" + std::string(t.substr(0, 60)) +
-                "' comes before any 'Bootstrap:' header: a definition file starts with its "
-                "header (Bootstrap: ..., From: ...)");
+    starts.insert(starts.begin(), 0);
+    break;
   }
   if (starts.empty())
     throw Error(where(path, 1) + "no 'Bootstrap:' header: this is an empty definition file");
@@ -407,27 +430,28 @@ DefFile parse_def(std::string_view text, const std::string& path) {
     stage.line = begin + 1;
     stage.end_line = end;
 
-    // Header.
+    // Header, as Apptainer's doHeader reads it: a value ending in '\'
+    // continues on the next line while the value so far is not empty; a
+    // blank or comment line right after such a line crashes Apptainer (an
+    // error here); a continuation the header's end cuts off is dropped.
     size_t i = begin;
     std::string cont_key, cont_val;
     size_t cont_line = 0;
-    auto finish_continuation = [&](size_t last_line) {
-      if (cont_key.empty()) return;
-      stage.header.push_back({cont_key, cont_val, cont_line, last_line});
-      cont_key.clear();
-      cont_val.clear();
-    };
     for (; i < end && !is_section_line(lines[i]); ++i) {
       const size_t lineno = i + 1;
       std::string_view t = trim_space(lines[i]);
       if (t.empty() || t.front() == '#') {
-        finish_continuation(i);
+        if (!cont_key.empty())
+          throw Error(where(path, lineno) + "the header value of '" + cont_key + "' (line " +
+                      std::to_string(cont_line) +
+                      ") ends in '\\' but a blank or comment line follows; Apptainer cannot "
+                      "read this header");
         continue;
       }
       std::string_view content = t.substr(0, t.find('#'));
       std::string key, val;
       size_t first_line = lineno;
-      if (cont_key.empty()) {
+      if (cont_val.empty()) {
         size_t colon = content.find(':');
         if (colon == std::string_view::npos)
           throw Error(where(path, lineno) + "header line '" + std::string(t.substr(0, 60)) +
@@ -438,17 +462,15 @@ DefFile parse_def(std::string_view text, const std::string& path) {
         key = cont_key;
         val = cont_val + std::string(trim_space(content));
         first_line = cont_line;
-        cont_key.clear();
-        cont_val.clear();
       }
+      cont_key.clear();
+      cont_val.clear();
       if (!val.empty() && val.back() == '\\') {
         cont_key = key;
         cont_val = val.substr(0, val.size() - 1);
         cont_line = first_line;
         if (cont_val.size() >= 2 && cont_val.compare(cont_val.size() - 2, 2, "\\n") == 0)
           cont_val.replace(cont_val.size() - 2, 2, "\n");
-        if (!valid_header_key(key))
-          throw Error(where(path, first_line) + "unknown header keyword '" + key + "'");
         continue;
       }
       if (!valid_header_key(key))
@@ -457,26 +479,58 @@ DefFile parse_def(std::string_view text, const std::string& path) {
                     "OSVersion, Include, Library, Registry, Namespace, Fingerprints, ...)");
       stage.header.push_back({key, val, first_line, lineno});
     }
-    finish_continuation(i);
-    if (stage.bootstrap().empty())
-      throw Error(where(path, stage.line) +
+    const DefHeaderEntry* boot = stage.find_header("bootstrap");
+    if (!boot) {
+      size_t first = begin;
+      while (first < end &&
+             (trim_space(lines[first]).empty() || trim_space(lines[first]).front() == '#'))
+        ++first;
+      throw Error(where(path, first + 1) + "'" +
+                  std::string(trim_space(lines[first]).substr(0, 60)) +
+                  "' comes before any 'Bootstrap:' header: a definition file starts with its "
+                  "header (Bootstrap: ..., From: ...)");
+    }
+    stage.line = boot->line;
+    if (boot->value.empty())
+      throw Error(where(path, boot->line) +
                   "'Bootstrap:' has no value (docker, localimage, library, debootstrap, ...)");
+    if (!one_of(boot->value, kAgents))
+      throw Error(where(path, boot->line) + "unknown bootstrap agent '" + boot->value +
+                  "' (Apptainer knows docker, localimage, library, debootstrap, scratch, "
+                  "busybox, oras, shub, oci, yum, zypper, arch, ...; in lower case)");
 
     // Sections.
     while (i < end) {
       DefSection sec;
       sec.line = i + 1;
-      auto [word, rest] = first_word(lines[i]);
-      size_t pct = 0;
-      while (pct < word.size() && word[pct] == '%') ++pct;
-      sec.name = to_lower(word.substr(pct));
+      // As Apptainer: the '%'s trimmed, the name up to the first space (only
+      // a space), the arguments everything after it, verbatim.
+      std::string_view line = lines[i];
+      auto [word, rest] = first_word(line);
+      if (line.front() != '%')
+        throw Error(where(path, sec.line) + "section line '" + std::string(trim_space(line)) +
+                    "' is indented: Apptainer reads a section only with its '%' at the start "
+                    "of the line");
+      std::string_view named = line.substr(line.find_first_not_of('%'));
+      std::string_view raw_name = named.substr(0, named.find(' '));
+      sec.raw_args = raw_name.size() < named.size() ? std::string(named.substr(raw_name.size() + 1))
+                                                    : std::string();
+      sec.name = to_lower(raw_name);
       sec.args = std::string(rest);
       bool app = one_of(sec.name, kAppSections);
+      if (raw_name.find_first_of("\t\v\f") != std::string_view::npos)
+        throw Error(where(path, sec.line) + "section '" + std::string(word) +
+                    "' is followed by a tab: Apptainer takes the name up to a space and "
+                    "rejects '" +
+                    std::string(raw_name) + "'");
+      if (app && raw_name != sec.name)
+        throw Error(where(path, sec.line) + "section '" + std::string(word) +
+                    "': Apptainer knows app sections only in lower case");
       if (!app && !one_of(sec.name, kSections))
         throw Error(where(path, sec.line) + "unknown section '" + std::string(word) +
                     "' (Apptainer knows %help, %setup, %files, %labels, %environment, %pre, "
                     "%post, %runscript, %test, %startscript, %arguments and the %app* sections)");
-      if (app && sec.args.empty())
+      if (app && trim_space(sec.raw_args.substr(0, sec.raw_args.find(' '))).empty())
         throw Error(where(path, sec.line) + "section '" + std::string(word) +
                     "' needs an app name (%" + sec.name + " <app>)");
       size_t j = i + 1;
@@ -505,6 +559,17 @@ DefFile parse_def(std::string_view text, const std::string& path) {
     }
     def.stages.push_back(std::move(stage));
   }
+  // "%files from <stage>" needs the stage (Apptainer: "stage x was not found").
+  for (const auto& stage : def.stages)
+    for (const auto& sec : stage.sections) {
+      std::string from = sec.from_stage();
+      if (from.empty()) continue;
+      bool found = false;
+      for (const auto& other : def.stages) found = found || other.name() == from;
+      if (!found)
+        throw Error(where(path, sec.line) + "%files from stage '" + from +
+                    "': no stage is named so (Stage: " + from + " in its header)");
+    }
   return def;
 }
 

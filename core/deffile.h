@@ -64,16 +64,21 @@ struct DefFilesEntry {
 };
 
 struct DefSection {
-  std::string name;  // lower-cased, without '%': "post", "files", "appinstall", ...
-  std::string args;  // the rest of the section line, trimmed: "from build", "myapp"
-  std::string body;  // the following lines, each ending in '\n' ('\r' dropped)
-  size_t line = 0;   // the %name line
+  std::string name;      // lower-cased, without '%': "post", "files", "appinstall", ...
+  std::string args;      // the rest of the section line, trimmed: "from build", "myapp"
+  std::string raw_args;  // as Apptainer keeps them: everything after the first ' ', verbatim
+  std::string body;      // the following lines, each ending in '\n' ('\r' dropped)
+  size_t line = 0;       // the %name line
   size_t end_line = 0;
   std::vector<DefFilesEntry> files;  // %files and %appfiles only
 
   // A %files section that copies from the host (no "from <stage>"), as
   // Apptainer decides: its arguments, up to any '#', are empty.
   bool copies_from_host() const;
+  // The stage a "%files from <stage>" section copies from: the second of
+  // exactly two words of its arguments up to any '#' (Apptainer does not
+  // check the first); "" otherwise (such a section copies nothing).
+  std::string from_stage() const;
 };
 
 struct DefStage {

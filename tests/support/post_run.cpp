@@ -43,7 +43,7 @@ PostRun run_post(const std::string& script, const std::vector<std::string>& env)
   write_file(t / "bin/python3",
              "#!/bin/sh\nif [ \"$1 $2\" = '-m pip' ]; then shift 2; exec pip \"$@\"; fi\n"
              "echo \"python3 $*\" >> \"$STUB_LOG\"\ncat > /dev/null\n");
-  for (const char* p : {"apt-get", "apt-mark", "npm"})
+  for (const char* p : {"apt-get", "apt-mark", "npm", "conda"})
     write_file(t / std::string("bin/") + p,
                std::string("#!/bin/sh\necho \"") + p + " $*\" >> \"$STUB_LOG\"\n");
   write_file(t / "bin/dpkg-query",
@@ -51,7 +51,8 @@ PostRun run_post(const std::string& script, const std::vector<std::string>& env)
              "for a; do n=$a; done\n"
              "v=$(printenv \"STUB_DPKG_$(echo \"$n\" | tr -- '-.+' '___')\") || exit 1\n"
              "printf %s \"$v\"\n");
-  for (const char* p : {"pip", "pip3", "python3", "apt-get", "apt-mark", "npm", "dpkg-query"})
+  for (const char* p :
+       {"pip", "pip3", "python3", "apt-get", "apt-mark", "npm", "conda", "dpkg-query"})
     ::chmod((t / std::string("bin/") + p).c_str(), 0755);
   write_file(t / "post.sh", script);
   write_file(t / "log", "");

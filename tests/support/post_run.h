@@ -7,7 +7,7 @@
 // tmpfs on /etc, so that what the script writes there (pip constraints, apt
 // preferences) lands in the test, never in the machine's /etc, and with stub
 // programs first on PATH: pip, pip3, python3 (`-m pip`), apt-get, apt-mark,
-// dpkg-query and npm. Each stub appends one record per call to the log:
+// dpkg-query, npm and conda. Each stub appends one record per call to the log:
 //
 //   <prog> <args...>
 //   env PIP_CONSTRAINT=<value>

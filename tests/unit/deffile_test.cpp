@@ -248,7 +248,7 @@ TEST(DefParse, ReadsFilesByPath) {
 
 TEST(DefSources, ResolveAgainstTheDefDirectory) {
   DefFile d = parse_def(
-      "Bootstrap: docker\nFrom: x\n"
+      "Bootstrap: docker\nFrom: x\nStage: build\n"
       "%arguments\n"
       "  conf=etc/default.yaml\n"
       "  other = {{ conf }}.bak\n"
@@ -279,7 +279,7 @@ TEST(DefSources, ResolveAgainstTheDefDirectory) {
     EXPECT_EQ(sources[i].pattern, pattern) << i;
   };
   expect(0, "/work/proj/data/input.csv");
-  EXPECT_EQ(sources[0].line, 7u);
+  EXPECT_EQ(sources[0].line, 8u);
   expect(1, "/abs/file");
   expect(2, "/work/proj/my file.txt");
   expect(3, "/work/proj/lit*eral");  // an escaped '*' is no pattern
