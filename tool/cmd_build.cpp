@@ -119,7 +119,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
       "from", po::value<std::string>(), "base layer: build on its active image and pin it")(
       "retain", po::value<int>(), "builds kept by the prune step (default: config.yaml, else 10)")(
       "verify", po::bool_switch(), "rebuild from the locked def and mark the build")(
-      "pin-apt", po::bool_switch(), "pin the apt packages the def installs in the locked def")(
+      "pin-apt", po::bool_switch(),
+      "pin every dpkg version of the lock in the locked def (apt preferences)")(
       "offline", po::bool_switch(),
       "do not resolve registry bases to digests (also: SIFSTORE_OFFLINE=1); the lock says "
       "they are unpinned")(

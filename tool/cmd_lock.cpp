@@ -30,7 +30,8 @@ using nlohmann::json;
 const Command kLockDef{
     "lock def", "lock def ROUGH.def LOCK [-o FILE] [--base SIF] [--pin-apt]",
     "write the locked definition: ROUGH.def with the versions of LOCK pinned\n"
-    "(every pip package; with --pin-apt the packages its %post installs with apt;\n"
+    "(a %post before its own: every pip package as a constraint; with --pin-apt\n"
+    "every dpkg package as an apt preference;\n"
     "with --base, the From: of its 'Bootstrap: localimage' stage set to SIF)",
     nullptr};
 const Command kLockDiff{"lock diff", "lock diff A.lock B.lock [--json]",
