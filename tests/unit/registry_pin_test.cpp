@@ -60,7 +60,7 @@ TEST(RegistryPin, RegistryAndNamespaceAreFoldedIntoFrom) {
 TEST(RegistryPin, EveryStageOfAMultiStageDefIsPinned) {
   DefFile def = parse_def("Bootstrap: docker\nFrom: golang@" + kD1 +
                               "\nStage: build\n\n%post\n  go build\n\n"
-                              "Bootstrap: docker\nFrom: \\\n  alpine@" +
+                              "Bootstrap: docker\nFrom: alpine\\\n  @" +
                               kD2 + "\nStage: final\n\n%files from build\n  /a /a\n",
                           "/x/m.def");
   DefPins pins = pin_registry_bases(def, {});
