@@ -18,6 +18,7 @@
 #include "core/debris.h"
 #include "core/deffile.h"
 #include "core/error.h"
+#include "core/image_identity.h"
 #include "core/layer_lock.h"
 #include "core/locked_def.h"
 #include "core/names.h"
@@ -382,6 +383,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   // 3. capture
   append_line(log.get(), "sifstore: capturing the lock");
   std::vector<std::string> capture_warnings;
+  auto hashed = identity_of(dir, partial_sif_name(o.layer, ts));  // before capture hashes it
   Lock lock = capture_lock(partial, o.capture, o.builder, &capture_warnings);
   for (const auto& w : capture_warnings)
     for (int fd : {log.get(), o.echo_fd}) append_line(fd, "sifstore: warning: " + w);
@@ -427,6 +429,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     dir.rename(partial_log_name(o.layer, ts), artifact_name(o.layer, ts, Artifact::kBuildLog));
     dir.rename(partial_sif_name(o.layer, ts), artifact_name(o.layer, ts, Artifact::kSif));
     dir.fsync();
+    if (hashed) record_identity(dir, o.layer, ts, *hashed, lock.facts["image-sha256"], true);
     debug_stop_point("renamed");
     release_reservation(dir, o.layer, ts);
     cleanup.done();

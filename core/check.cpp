@@ -7,6 +7,7 @@
 #include "core/chain.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/image_identity.h"
 #include "core/lockfile.h"
 #include "core/names.h"
 #include "core/sha256.h"
@@ -85,7 +86,7 @@ CheckResult check_layer(const Store& store, const std::string& layer,
   if (!lock_text) throw Error("build " + layer + "-" + *ts + " has no lock file " + paths.lock);
   Lock lock = parse_lock(*lock_text, paths.lock);
   if (auto it = lock.facts.find("image-sha256"); it != lock.facts.end()) {
-    std::string actual = sha256_file(paths.sif);
+    std::string actual = image_sha256(*dir, layer, *ts, it->second).sha256;
     if (actual != it->second)
       throw Error(paths.sif + " changed after it was built: its sha256 is " + actual +
                   ", its lock recorded " + it->second);

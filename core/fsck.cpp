@@ -10,6 +10,7 @@
 #include "core/lockfile.h"
 #include "core/sha256.h"
 #include "core/error.h"
+#include "core/image_identity.h"
 #include "core/layer_lock.h"
 #include "core/names.h"
 #include "core/stamp.h"
@@ -38,7 +39,7 @@ void check_digests(const Dir& dir, const std::string& layer, const std::string& 
     auto it = lock.facts.find("image-sha256");
     if (hash_images && it != lock.facts.end()) {
       std::string sif = dir.path_of(artifact_name(layer, ts, Artifact::kSif));
-      std::string actual = sha256_file(sif);
+      std::string actual = image_sha256(dir, layer, ts, it->second, /*force_full=*/true).sha256;
       if (actual != it->second)
         report.findings.push_back({sif, "image changed after it was built: sha256 " + actual +
                                             ", lock recorded " + it->second, ""});
@@ -62,6 +63,7 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
 
   std::map<std::string, TsFiles> builds;
   std::set<std::string> live;
+  std::vector<std::pair<std::string, std::string>> companions;  // (<ts>, hidden file name)
   const std::string res_prefix = "." + layer + "-";
   for (const auto& e : dir.scan()) {
     if (auto p = parse_artifact_name(layer, e.name)) {
@@ -74,7 +76,18 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
     } else if (e.name.size() == res_prefix.size() + 25 && starts_with(e.name, res_prefix) &&
                e.name.compare(e.name.size() - 9, 9, ".reserved") == 0) {
       live.insert(e.name.substr(res_prefix.size(), 16));
+    } else {
+      for (std::string_view suffix : kHiddenCompanionSuffixes)
+        if (auto ts = parse_hidden_name(layer, e.name, suffix)) companions.emplace_back(*ts, e.name);
     }
+  }
+  for (const auto& [ts, name] : companions) {
+    auto it = builds.find(ts);
+    if (it != builds.end() && it->second.has(Artifact::kSif)) continue;
+    std::string action;
+    if (repair && dir.unlink(name)) action = "removed";
+    report.findings.push_back(
+        {dir.path_of(name), "orphan: no image " + artifact_name(layer, ts, Artifact::kSif), action});
   }
   for (const auto& [ts, f] : builds) {
     if (f.has(Artifact::kSif)) {

@@ -98,6 +98,29 @@ std::optional<ParsedArtifact> parse_artifact_name(std::string_view layer,
   return std::nullopt;
 }
 
+std::string hidden_name(std::string_view layer, std::string_view ts, std::string_view suffix) {
+  std::string name;
+  name.reserve(1 + layer.size() + 1 + ts.size() + suffix.size());
+  name.append(".").append(layer).append("-").append(ts).append(suffix);
+  return name;
+}
+
+std::string identity_record_name(std::string_view layer, std::string_view ts) {
+  return hidden_name(layer, ts, kIdentitySuffix);
+}
+
+std::optional<std::string> parse_hidden_name(std::string_view layer, std::string_view file_name,
+                                             std::string_view suffix) {
+  // '.' <layer> '-' <ts:16> <suffix>
+  if (file_name.size() != 1 + layer.size() + 1 + 16 + suffix.size()) return std::nullopt;
+  if (file_name[0] != '.' || file_name.compare(1, layer.size(), layer) != 0 ||
+      file_name[1 + layer.size()] != '-')
+    return std::nullopt;
+  std::string_view ts = file_name.substr(layer.size() + 2, 16);
+  if (!has_ts_shape(ts) || file_name.substr(layer.size() + 18) != suffix) return std::nullopt;
+  return std::string(ts);
+}
+
 std::string pointer_name(std::string_view layer) { return pointer_name(layer, Artifact::kSif); }
 
 std::string pointer_target(std::string_view layer, std::string_view ts) {

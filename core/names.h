@@ -5,6 +5,7 @@
 //   <root>/<layer>.lock -> <layer>/<layer>-<ts>.lock   its stable lock pointer
 //   <root>/<layer>.def  -> <layer>/<layer>-<ts>.def    its stable locked-def pointer
 //   <root>/<layer>/<layer>-<ts>.{sif,lock,def,verified,unverified,keep,build.log}
+//   <root>/<layer>/.<layer>-<ts>.identity              SifStore's hidden companions
 //
 // Pure string functions: nothing here touches the disk.
 #pragma once
@@ -52,6 +53,25 @@ std::string artifact_name(std::string_view layer, std::string_view ts, Artifact 
 // The suffix of ".<layer>-<ts>.build.def", the def a build in progress hands
 // its builder (its `From:` is the exact base image: prune keeps that base).
 inline constexpr std::string_view kBuildDefSuffix = ".build.def";
+
+// SifStore's own hidden companions of a build, ".<layer>-<ts><suffix>": the
+// reference tool's globs (`<layer>-*.sif`) never see them. They belong to
+// the build: prune removes them with it and fsck --repair removes them when
+// its image is gone.
+//   .identity   the image's identity as the file system saw it after a full
+//               hash that matched the lock (core/image_identity.h)
+inline constexpr std::string_view kIdentitySuffix = ".identity";
+inline constexpr std::array<std::string_view, 1> kHiddenCompanionSuffixes = {kIdentitySuffix};
+
+// ".<layer>-<ts><suffix>", a hidden file of one build.
+std::string hidden_name(std::string_view layer, std::string_view ts, std::string_view suffix);
+// ".<layer>-<ts>.identity".
+std::string identity_record_name(std::string_view layer, std::string_view ts);
+
+// The <ts> of a hidden name ".<layer>-<ts><suffix>" (a <ts> of the right
+// shape, exactly that suffix), else nullopt.
+std::optional<std::string> parse_hidden_name(std::string_view layer, std::string_view file_name,
+                                             std::string_view suffix);
 
 // Splits a file name of the layer directory into (ts, artifact) when it is
 // exactly "<layer>-<ts><suffix>" with a ts of the right shape.

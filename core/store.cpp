@@ -151,6 +151,17 @@ std::vector<ScannedBuild> scan_layer(const Dir& dir, std::string_view layer) {
   return out;
 }
 
+// SifStore's hidden companions of a pruned build (names.h), after its
+// image: a name that is not a file is left, as for the artifacts.
+void unlink_hidden_companions(const Dir& dir, std::string_view layer, std::string_view ts) {
+  for (std::string_view suffix : kHiddenCompanionSuffixes) {
+    try {
+      dir.unlink(hidden_name(layer, ts, suffix));
+    } catch (const Error&) {
+    }
+  }
+}
+
 std::string now_iso() {
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -475,6 +486,7 @@ PruneResult Store::prune(std::string_view layer, int retain, bool dry_run) const
         if (b.removable & (1u << static_cast<unsigned>(a)))
           dir->unlink(artifact_name(layer, ts, a));
       }
+      unlink_hidden_companions(*dir, layer, ts);
     }
     result.pruned.push_back(std::move(ts));
   }

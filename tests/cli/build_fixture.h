@@ -134,12 +134,20 @@ class BuildChainTest : public ::testing::Test {
     for (const auto& b : nlohmann::json::parse(r.out)) out.push_back(b["ts"]);
     return out;
   }
-  // Hidden names in the layer directory other than the layer lock file.
+  // Hidden names in the layer directory other than the layer lock file and
+  // the identity records of published builds (`.<layer>-<ts>.identity`
+  // beside `<layer>-<ts>.sif`).
   std::vector<std::string> hidden_files(const std::string& layer) const {
     std::vector<std::string> out;
     if (!exists(root + "/" + layer)) return out;
-    for (const auto& n : list_dir(root + "/" + layer))
-      if (n[0] == '.' && n != ".sifstore-lock") out.push_back(n);
+    const std::string suffix = ".identity";
+    for (const auto& n : list_dir(root + "/" + layer)) {
+      if (n[0] != '.' || n == ".sifstore-lock") continue;
+      if (n.size() > suffix.size() + 1 && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+          exists(root + "/" + layer + "/" + n.substr(1, n.size() - 1 - suffix.size()) + ".sif"))
+        continue;
+      out.push_back(n);
+    }
     return out;
   }
   // Every visible image of the layer has its lock and locked def beside it.

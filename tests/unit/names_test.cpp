@@ -80,3 +80,19 @@ TEST(Pointer, TargetsReadLikeTheReference) {
 
 }  // namespace
 }  // namespace sifstore
+
+namespace sifstore {
+namespace {
+
+TEST(HiddenNames, IdentityRecordRoundTrips) {
+  EXPECT_EQ(identity_record_name("base", "2026-0101-000001"), ".base-2026-0101-000001.identity");
+  EXPECT_EQ(parse_hidden_name("base", ".base-2026-0101-000001.identity", kIdentitySuffix),
+            "2026-0101-000001");
+  for (const char* bad : {"base-2026-0101-000001.identity", ".base-2026-0101-000001.identityx",
+                          ".base-2026-0101-00000x.identity", ".base2-2026-0101-000001.identity",
+                          ".bas-2026-0101-000001.identity", ".base-2026-0101-000001.sif"})
+    EXPECT_FALSE(parse_hidden_name("base", bad, kIdentitySuffix)) << bad;
+}
+
+}  // namespace
+}  // namespace sifstore

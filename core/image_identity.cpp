@@ -1,0 +1,176 @@
+#include "core/image_identity.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/names.h"
+#include "core/sha256.h"
+
+namespace sifstore {
+namespace {
+
+constexpr std::string_view kHeader = "sifstore image identity 1";
+
+ImageIdentity identity_of_stat(const struct stat& st) {
+  ImageIdentity id;
+  id.inode = st.st_ino;
+  id.size = static_cast<uint64_t>(st.st_size);
+  id.mtime_sec = st.st_mtim.tv_sec;
+  id.mtime_nsec = st.st_mtim.tv_nsec;
+  id.ctime_sec = st.st_ctim.tv_sec;
+  id.ctime_nsec = st.st_ctim.tv_nsec;
+  return id;
+}
+
+// A decimal number of at most 19 digits, nothing else.
+bool parse_u64(std::string_view s, uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+// "<sec>.<nsec>" with exactly nine digits of nanoseconds.
+bool parse_time(std::string_view s, int64_t& sec, int64_t& nsec) {
+  size_t dot = s.find('.');
+  uint64_t a, b;
+  if (dot == std::string_view::npos || s.size() - dot - 1 != 9) return false;
+  if (!parse_u64(s.substr(0, dot), a) || !parse_u64(s.substr(dot + 1), b)) return false;
+  if (a > static_cast<uint64_t>(INT64_MAX)) return false;
+  sec = static_cast<int64_t>(a);
+  nsec = static_cast<int64_t>(b);
+  return true;
+}
+
+std::string time_text(int64_t sec, int64_t nsec) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%lld.%09lld", static_cast<long long>(sec),
+                static_cast<long long>(nsec));
+  return buf;
+}
+
+bool is_hex_digest(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+bool older(int64_t a_sec, int64_t a_nsec, int64_t b_sec, int64_t b_nsec) {
+  return a_sec < b_sec || (a_sec == b_sec && a_nsec < b_nsec);
+}
+
+}  // namespace
+
+bool operator==(const ImageIdentity& a, const ImageIdentity& b) {
+  return a.inode == b.inode && a.size == b.size && a.mtime_sec == b.mtime_sec &&
+         a.mtime_nsec == b.mtime_nsec && a.ctime_sec == b.ctime_sec && a.ctime_nsec == b.ctime_nsec;
+}
+
+std::optional<ImageIdentity> identity_of(const Dir& dir, const std::string& name) {
+  struct stat st;
+  if (::fstatat(dir.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+  if (!S_ISREG(st.st_mode)) return std::nullopt;
+  return identity_of_stat(st);
+}
+
+std::string format_identity_record(const IdentityRecord& r) {
+  const ImageIdentity& id = r.identity;
+  std::string out(kHeader);
+  out.append("\nsha256 ").append(r.sha256);
+  out.append("\ninode ").append(std::to_string(id.inode));
+  out.append("\nsize ").append(std::to_string(id.size));
+  out.append("\nmtime ").append(time_text(id.mtime_sec, id.mtime_nsec));
+  out.append("\nctime ").append(time_text(id.ctime_sec, id.ctime_nsec));
+  out.append("\n");
+  return out;
+}
+
+std::optional<IdentityRecord> parse_identity_record(std::string_view text) {
+  const std::string_view keys[] = {"", "sha256 ", "inode ", "size ", "mtime ", "ctime "};
+  std::string_view values[6];
+  size_t pos = 0;
+  for (size_t i = 0; i < 6; ++i) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) return std::nullopt;
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (i == 0) {
+      if (line != kHeader) return std::nullopt;
+      continue;
+    }
+    if (line.substr(0, keys[i].size()) != keys[i]) return std::nullopt;
+    values[i] = line.substr(keys[i].size());
+  }
+  if (pos != text.size()) return std::nullopt;
+  IdentityRecord r;
+  if (!is_hex_digest(values[1])) return std::nullopt;
+  r.sha256 = values[1];
+  ImageIdentity& id = r.identity;
+  if (!parse_u64(values[2], id.inode) || !parse_u64(values[3], id.size) ||
+      !parse_time(values[4], id.mtime_sec, id.mtime_nsec) ||
+      !parse_time(values[5], id.ctime_sec, id.ctime_nsec))
+    return std::nullopt;
+  if (id.mtime_nsec >= 1000000000 || id.ctime_nsec >= 1000000000) return std::nullopt;
+  return r;
+}
+
+bool identity_vouches(const Dir& dir, std::string_view layer, std::string_view ts,
+                      std::string_view sha256) {
+  try {
+    std::string name = identity_record_name(layer, ts);
+    Fd fd(::openat(dir.fd(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) return false;
+    struct stat rst;
+    if (::fstat(fd.get(), &rst) != 0 || !S_ISREG(rst.st_mode)) return false;
+    auto record = parse_identity_record(read_regular_file(fd.get(), dir.path_of(name), 4096));
+    if (!record || record->sha256 != sha256) return false;
+    auto now = identity_of(dir, artifact_name(layer, ts, Artifact::kSif));
+    if (!now || !(*now == record->identity)) return false;
+    // Racy-clean guard: the image's last change must predate the record.
+    return older(now->ctime_sec, now->ctime_nsec, rst.st_mtim.tv_sec, rst.st_mtim.tv_nsec);
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void record_identity(const Dir& dir, std::string_view layer, std::string_view ts,
+                     const ImageIdentity& hashed, std::string_view sha256, bool renamed) {
+  std::string sif = artifact_name(layer, ts, Artifact::kSif);
+  auto now = identity_of(dir, sif);
+  if (!now) return;
+  bool same = renamed
+                  ? now->inode == hashed.inode && now->size == hashed.size &&
+                        now->mtime_sec == hashed.mtime_sec && now->mtime_nsec == hashed.mtime_nsec
+                  : *now == hashed;
+  if (!same) return;
+  std::string name = identity_record_name(layer, ts);
+  try {
+    dir.write_file_atomic(name, format_identity_record({std::string(sha256), *now}));
+    // A prune that removed the build meanwhile leaves no orphan behind.
+    if (!identity_of(dir, sif)) dir.unlink(name);
+  } catch (const Error&) {
+    // A store this user cannot write: the next check hashes in full.
+  }
+}
+
+ImageDigest image_sha256(const Dir& dir, std::string_view layer, std::string_view ts,
+                         std::string_view expected, bool force_full) {
+  if (!force_full && identity_vouches(dir, layer, ts, expected))
+    return {std::string(expected), false};
+  std::string sif = artifact_name(layer, ts, Artifact::kSif);
+  auto before = identity_of(dir, sif);
+  ImageDigest d{sha256_file(dir.path_of(sif)), true};
+  if (before && d.sha256 == expected) record_identity(dir, layer, ts, *before, d.sha256);
+  return d;
+}
+
+}  // namespace sifstore

@@ -1,0 +1,89 @@
+// Constant-time `check`: an image whose identity, as the file system sees
+// it, has not changed since a full hash matched its lock is not hashed
+// again (see docs/DESIGN.md#image-identity).
+//
+// After a full hash that matched (at publish, by `check`, by
+// `fsck --hash-images`), SifStore writes the image's identity beside the
+// build in the hidden record `.<layer>-<ts>.identity` (core/names.h):
+//
+//   sifstore image identity 1
+//   sha256 <hex>          the digest the hash found (= the lock's)
+//   inode <n>
+//   size <n>
+//   mtime <sec>.<nsec>
+//   ctime <sec>.<nsec>
+//
+// The device number is not recorded: NFS clients see different ones for the
+// same file. A later `check` stats the image (one fstatat, no symlink
+// followed) and trusts the record only when all of these hold:
+//   - the record parses exactly and names the digest the lock records;
+//   - the image's inode, size, mtime and ctime equal the recorded ones;
+//   - the recorded ctime is strictly older than the record file's own
+//     mtime (both stamped by the same file-system clock): a change made in
+//     the same clock tick as the recording would otherwise keep the same
+//     ctime ("racy git"); such a record is used only after a rehash.
+// Anything else (no record, a garbled one, another digest, any field
+// changed) means a full hash, never a pass. ctime cannot be set by users
+// (`touch -r` restores mtime and sets ctime to now), so a same-size
+// overwrite followed by `touch -r` is caught.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/fs.h"
+
+namespace sifstore {
+
+// What the file system says about an image, without its device number.
+struct ImageIdentity {
+  uint64_t inode = 0;
+  uint64_t size = 0;
+  int64_t mtime_sec = 0, mtime_nsec = 0;
+  int64_t ctime_sec = 0, ctime_nsec = 0;
+};
+bool operator==(const ImageIdentity& a, const ImageIdentity& b);
+
+// The identity of a regular file of dir (lstat-like); nullopt when it is
+// missing or not a regular file.
+std::optional<ImageIdentity> identity_of(const Dir& dir, const std::string& name);
+
+// The record's text, and its parser (nullopt for anything but the exact
+// form above).
+struct IdentityRecord {
+  std::string sha256;
+  ImageIdentity identity;
+};
+std::string format_identity_record(const IdentityRecord& record);
+std::optional<IdentityRecord> parse_identity_record(std::string_view text);
+
+// Whether the build's record vouches that its image still hashes to
+// `sha256` (the rules above). Never throws: any doubt is false.
+bool identity_vouches(const Dir& dir, std::string_view layer, std::string_view ts,
+                      std::string_view sha256);
+
+// Writes the build's record after a full hash found `sha256` while the image
+// had identity `hashed` (taken before the hash). The record is written only
+// when the image still has that identity; with `renamed` (the image was
+// published by a rename after the hash, which moves its ctime) only inode,
+// size and mtime must match and the ctime is taken as it is now. Best
+// effort: a store the caller cannot write, or an image gone meanwhile, is no
+// error (the next check hashes in full).
+void record_identity(const Dir& dir, std::string_view layer, std::string_view ts,
+                     const ImageIdentity& hashed, std::string_view sha256, bool renamed = false);
+
+// The sha256 of the build's image, compared with `expected` (its lock's):
+// without hashing when the record vouches for it (and `force_full` is
+// false), else by a full hash, recording the identity when it matched.
+// Returns the digest found (== expected when the image is unchanged).
+// Throws Error naming the image when it cannot be read.
+struct ImageDigest {
+  std::string sha256;
+  bool hashed = false;  // a full hash was done
+};
+ImageDigest image_sha256(const Dir& dir, std::string_view layer, std::string_view ts,
+                         std::string_view expected, bool force_full = false);
+
+}  // namespace sifstore
