@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "core/lockfile.h"
 #include "core/sha256.h"
 #include "core/error.h"
+#include "core/holds.h"
 #include "core/image_identity.h"
 #include "core/layer_lock.h"
 #include "core/names.h"
@@ -80,6 +82,22 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
       for (std::string_view suffix : kHiddenCompanionSuffixes)
         if (auto ts = parse_hidden_name(layer, e.name, suffix)) companions.emplace_back(*ts, e.name);
     }
+  }
+  // Holds: an orphan without its image, or dead (holds.h).
+  HoldJudge judge(static_cast<int64_t>(std::time(nullptr)));
+  for (const auto& h : read_holds(dir, layer)) {
+    auto it = builds.find(h.ts);
+    std::string problem;
+    if (it == builds.end() || !it->second.has(Artifact::kSif)) {
+      problem = "orphan: no image " + artifact_name(layer, h.ts, Artifact::kSif);
+    } else if (HoldVerdict v = judge.judge(h); !v.keeps()) {
+      problem = "dead hold: " + v.why;
+    } else {
+      continue;
+    }
+    std::string action;
+    if (repair && dir.unlink(h.file)) action = "removed";
+    report.findings.push_back({dir.path_of(h.file), problem, action});
   }
   for (const auto& [ts, name] : companions) {
     auto it = builds.find(ts);

@@ -121,6 +121,31 @@ std::optional<std::string> parse_hidden_name(std::string_view layer, std::string
   return std::string(ts);
 }
 
+bool is_valid_hold_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == '-'))
+      return false;
+  return true;
+}
+
+std::string hold_name(std::string_view layer, std::string_view ts, std::string_view id) {
+  return hidden_name(layer, ts, std::string(kHoldInfix) + std::string(id));
+}
+
+std::optional<ParsedHold> parse_hold_name(std::string_view layer, std::string_view file_name) {
+  // '.' <layer> '-' <ts:16> ".hold." <id>
+  const size_t head = 1 + layer.size() + 1 + 16;
+  if (file_name.size() <= head + kHoldInfix.size() || file_name[0] != '.' ||
+      file_name.compare(1, layer.size(), layer) != 0 || file_name[1 + layer.size()] != '-' ||
+      file_name.substr(head, kHoldInfix.size()) != kHoldInfix)
+    return std::nullopt;
+  std::string_view ts = file_name.substr(layer.size() + 2, 16);
+  std::string_view id = file_name.substr(head + kHoldInfix.size());
+  if (!has_ts_shape(ts) || !is_valid_hold_id(id)) return std::nullopt;
+  return ParsedHold{std::string(ts), std::string(id)};
+}
+
 std::string pointer_name(std::string_view layer) { return pointer_name(layer, Artifact::kSif); }
 
 std::string pointer_target(std::string_view layer, std::string_view ts) {

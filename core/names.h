@@ -6,6 +6,7 @@
 //   <root>/<layer>.def  -> <layer>/<layer>-<ts>.def    its stable locked-def pointer
 //   <root>/<layer>/<layer>-<ts>.{sif,lock,def,verified,unverified,keep,build.log}
 //   <root>/<layer>/.<layer>-<ts>.identity              SifStore's hidden companions
+//   <root>/<layer>/.<layer>-<ts>.hold.<id>             a hold of a job on the build
 //
 // Pure string functions: nothing here touches the disk.
 #pragma once
@@ -72,6 +73,18 @@ std::string identity_record_name(std::string_view layer, std::string_view ts);
 // shape, exactly that suffix), else nullopt.
 std::optional<std::string> parse_hidden_name(std::string_view layer, std::string_view file_name,
                                              std::string_view suffix);
+
+// A hold on a build (core/holds.h): ".<layer>-<ts>.hold.<id>", one file per
+// hold, <id> 1..64 characters of [A-Za-z0-9_+-] (a Slurm job id such as
+// 123, 123_4 or 123+1, or a generated one). Removed with the build by prune,
+// an orphan for fsck without it.
+inline constexpr std::string_view kHoldInfix = ".hold.";
+bool is_valid_hold_id(std::string_view id);
+std::string hold_name(std::string_view layer, std::string_view ts, std::string_view id);
+struct ParsedHold {
+  std::string ts, id;
+};
+std::optional<ParsedHold> parse_hold_name(std::string_view layer, std::string_view file_name);
 
 // Splits a file name of the layer directory into (ts, artifact) when it is
 // exactly "<layer>-<ts><suffix>" with a ts of the right shape.

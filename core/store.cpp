@@ -14,6 +14,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/holds.h"
 #include "core/layer_lock.h"
 #include "core/process.h"
 #include "core/text.h"
@@ -471,11 +472,13 @@ PruneResult Store::prune(std::string_view layer, int retain, bool dry_run) const
   auto builds = scan_layer(*dir, layer);
   auto active = active_ts(layer);
   auto pinned = pinned_by_other_layers(layer);
+  HeldBuilds held = held_builds(*dir, layer);  // a job's hold keeps its build
   int kept = 0;
   for (const auto& b : builds) {
     std::string ts(b.ts());
     bool protected_build = (active && ts == *active) || b.has(Artifact::kKeep) ||
-                           std::find(pinned.begin(), pinned.end(), ts) != pinned.end();
+                           std::find(pinned.begin(), pinned.end(), ts) != pinned.end() ||
+                           std::find(held.kept.begin(), held.kept.end(), ts) != held.kept.end();
     if (protected_build || kept < retain) {
       if (!protected_build) ++kept;
       result.kept.push_back(ts);
@@ -487,6 +490,7 @@ PruneResult Store::prune(std::string_view layer, int retain, bool dry_run) const
           dir->unlink(artifact_name(layer, ts, a));
       }
       unlink_hidden_companions(*dir, layer, ts);
+      for (const auto& hold : held.files[ts]) dir->unlink(hold);  // dead holds of the build
     }
     result.pruned.push_back(std::move(ts));
   }

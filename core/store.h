@@ -131,7 +131,7 @@ class Store {
   // Removes old builds: never the active build, never a `.keep` build, never
   // a build that a build of another layer was built FROM (its locked def
   // names the image) or is being built FROM (the def of a build in progress,
-  // `.<layer>-<ts>.build.def`, names it); of the rest the `retain` newest stay. Removes all seven
+  // `.<layer>-<ts>.build.def`, names it), never a build a job holds (holds.h); of the rest the `retain` newest stay. Removes all seven
   // artifact files of each pruned build, the image first (files and symlinks;
   // a directory bearing an artifact's name is left, as the reference does).
   PruneResult prune(std::string_view layer, int retain, bool dry_run = false) const;

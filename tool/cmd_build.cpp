@@ -1,6 +1,8 @@
 // Build-chain commands: build, verify, check, fsck.
 #include <unistd.h>
 
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -8,6 +10,7 @@
 
 #include "core/chain.h"
 #include "core/check.h"
+#include "core/holds.h"
 #include "core/config.h"
 #include "core/deffile.h"
 #include "core/error.h"
@@ -278,19 +281,40 @@ int cmd_check(Context& ctx, const std::vector<std::string>& args) {
   po::options_description d("options");
   d.add_options()("require-verified", po::bool_switch(),
                   "fail unless the build is round-trip verified (also: images.require_verified)")(
-      "json", po::bool_switch(), "print the result as JSON");
+      "json", po::bool_switch(), "print the result as JSON")(
+      "hold", po::bool_switch(), "hold the build for a job: prune keeps it while the hold is live")(
+      "job", po::value<std::string>(), "the job the hold is for (default: $SLURM_JOB_ID)")(
+      "until", po::value<std::string>(),
+      "without Slurm, hold until TIME (12h, 2d, @<unix s>, YYYY-MM-DD[THH:MM]; default a day)");
   auto vm = parse_options(ctx, find_command("check"), d, {"LAYER"}, args);
   if (!vm) return 0;
   std::string layer = (*vm)["LAYER"].as<std::string>();
   check_layer_name(layer);
   std::optional<bool> require;
   if ((*vm)["require-verified"].as<bool>()) require = true;
-  CheckResult r = check_layer(Store::open(ctx.root), layer, require);
+  const bool hold = (*vm)["hold"].as<bool>();
+  if (!hold && (vm->count("job") || vm->count("until")))
+    throw UsageError("check: --job and --until go with --hold");
+  std::string job;
+  std::optional<int64_t> until;
+  if (hold) {
+    if (vm->count("job")) {
+      job = (*vm)["job"].as<std::string>();
+    } else if (const char* env = std::getenv("SLURM_JOB_ID"); env && *env) {
+      job = env;
+    }
+    if (vm->count("until"))
+      until = parse_hold_until((*vm)["until"].as<std::string>(), std::time(nullptr));
+  }
+  Store store = Store::open(ctx.root);
+  CheckResult r = check_layer(store, layer, require);
+  std::optional<Hold> held;
+  if (hold) held = place_hold(store, layer, r.ts, job, until);
   for (const auto& w : r.warnings) ctx.err << "sifstore: warning: " << w << "\n";
   if ((*vm)["json"].as<bool>()) {
-    print_json(
-        ctx.out,
-        {{"layer", layer}, {"ts", r.ts}, {"sif", r.sif}, {"state", r.state}, {"detail", r.detail}});
+    json j = {{"layer", layer}, {"ts", r.ts}, {"sif", r.sif}, {"state", r.state}, {"detail", r.detail}};
+    if (held) j["hold"] = {{"id", held->id}, {"job", held->job}, {"until", held->until}};
+    print_json(ctx.out, j);
   } else {
     ctx.out << r.sif << "\n";
   }
@@ -332,7 +356,7 @@ const CommandRegistration kRegistrations[] = {
     CommandRegistration({"verify", "verify LAYER [TS]",
                          "rebuild from the locked def and mark the build (verified/unverified)",
                          cmd_verify}),
-    CommandRegistration({"check", "check LAYER [--require-verified]",
+    CommandRegistration({"check", "check LAYER [--require-verified] [--hold [--job ID] [--until TIME]]",
                          "use-time gate: print the image to use, fail if it is unfit", cmd_check}),
     CommandRegistration({"fsck", "fsck [--repair] [--hash-images]",
                          "report (and repair) debris, orphans and bad pointers", cmd_fsck}),
