@@ -3,6 +3,7 @@
 #include <ctime>
 #include <ostream>
 
+#include "core/error.h"
 #include "core/holds.h"
 #include "core/names.h"
 #include "core/store.h"
@@ -24,6 +25,8 @@ int cmd_holds(Context& ctx, const std::vector<std::string>& args) {
   if (vm->count("LAYER")) {
     std::string layer = (*vm)["LAYER"].as<std::string>();
     check_layer_name(layer);
+    if (!store.layer_dir(layer) && !store.root_dir().read_link(pointer_name(layer)))
+      throw Error("layer '" + layer + "' not found in store " + store.root());
     layers.push_back(layer);
   } else {
     for (const auto& info : store.layers()) layers.push_back(info.name);

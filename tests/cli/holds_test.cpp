@@ -169,6 +169,9 @@ TEST_F(Holds, BadInputChangesNothing) {
   r = cli({"check", "base", "--hold", "--job", "../x"}, t / "empty");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("sifstore: error: invalid job id '../x'"), std::string::npos) << r.err;
+  r = cli({"holds", "nope"}, t / "empty");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("sifstore: error: layer 'nope' not found"), std::string::npos) << r.err;
   EXPECT_EQ(snapshot(t / "store"), snap);
 }
 
