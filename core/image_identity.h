@@ -68,7 +68,9 @@ bool identity_vouches(const Dir& dir, std::string_view layer, std::string_view t
 // had identity `hashed` (taken before the hash). The record is written only
 // when the image still has that identity; with `renamed` (the image was
 // published by a rename after the hash, which moves its ctime) only inode,
-// size and mtime must match and the ctime is taken as it is now. Best
+// size and mtime must match, the ctime is taken as it is now, and the
+// record's mtime is stamped anew (waiting up to 1.3 s, the image unchanged)
+// until it is no longer racy. Best
 // effort: a store the caller cannot write, or an image gone meanwhile, is no
 // error (the next check hashes in full).
 void record_identity(const Dir& dir, std::string_view layer, std::string_view ts,
