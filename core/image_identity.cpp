@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -68,6 +69,27 @@ bool is_hex_digest(std::string_view s) {
 
 bool older(int64_t a_sec, int64_t a_nsec, int64_t b_sec, int64_t b_nsec) {
   return a_sec < b_sec || (a_sec == b_sec && a_nsec < b_nsec);
+}
+
+// Writes the record by a temporary and a rename, without fsync: it is a
+// cache, and one lost or left empty by a crash only costs a full hash.
+void write_record(const Dir& dir, const std::string& name, const std::string& text) {
+  const std::string tmp = temp_name_for(name);
+  Fd fd(
+      ::openat(dir.fd(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd) throw system_error("cannot create " + dir.path_of(tmp));
+  try {
+    write_all(fd.get(), text, dir.path_of(tmp));
+  } catch (const Error&) {
+    ::unlinkat(dir.fd(), tmp.c_str(), 0);
+    throw;
+  }
+  fd = Fd();
+  if (::renameat(dir.fd(), tmp.c_str(), dir.fd(), name.c_str()) != 0) {
+    int err = errno;
+    ::unlinkat(dir.fd(), tmp.c_str(), 0);
+    throw system_error("cannot write " + dir.path_of(name), err);
+  }
 }
 
 }  // namespace
@@ -157,7 +179,7 @@ void record_identity(const Dir& dir, std::string_view layer, std::string_view ts
   std::string name = identity_record_name(layer, ts);
   try {
     const std::string text = format_identity_record({std::string(sha256), *now});
-    dir.write_file_atomic(name, text);
+    write_record(dir, name, text);
     // Just published, the image's ctime is of this very clock tick: once
     // the file system's clock has moved on, and the image is still as
     // recorded, stamp the record's mtime anew, so that the first checks

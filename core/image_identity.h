@@ -72,7 +72,9 @@ bool identity_vouches(const Dir& dir, std::string_view layer, std::string_view t
 // record's mtime is stamped anew (waiting up to 1.3 s, the image unchanged)
 // until it is no longer racy. Best
 // effort: a store the caller cannot write, or an image gone meanwhile, is no
-// error (the next check hashes in full).
+// error (the next check hashes in full). The record is written by a
+// temporary and a rename without fsync: it is a cache, and one lost or left
+// empty by a crash only costs a full hash.
 void record_identity(const Dir& dir, std::string_view layer, std::string_view ts,
                      const ImageIdentity& hashed, std::string_view sha256, bool renamed = false);
 
