@@ -71,23 +71,19 @@ std::string builder_version(const std::vector<std::string>& builder) {
 }
 
 // The exact image a build starts from: the active build of --from, or the
-// `From:` of a `Bootstrap: localimage` def with any symlink (such as a
-// latest pointer) resolved. nullopt for other bootstraps.
+// `From:` of the def's base stage (DefFile::base_stage) with any symlink
+// (such as a latest pointer) resolved. nullopt when no stage is a base.
 struct Base {
   std::string exact;      // absolute path of the timestamped image
   std::string depend_on;  // what Ninja should watch: the pointer, or the path as given
 };
 
 std::optional<Base> resolve_base(const Store& store, const BuildOptions& o, const DefFile& def) {
-  const DefStage& stage = def.final_stage();
-  std::string bootstrap = stage.bootstrap();
-  bool localimage = bootstrap == "localimage";
+  const DefStage* stage = def.base_stage();
   if (o.from_layer) {
     check_layer_name(*o.from_layer);
-    if (!localimage)
-      throw Error(def.path + ": layer '" + o.layer + "' is built FROM '" + *o.from_layer +
-                  "', so its def must say `Bootstrap: localimage` (it says `Bootstrap: " +
-                  bootstrap + "`)");
+    def.require_base_stage("layer '" + o.layer + "' is built FROM '" + *o.from_layer +
+                           "', so its def must say `Bootstrap: localimage`");
     auto ts = store.active_ts(*o.from_layer);
     if (!ts)
       throw Error("base layer '" + *o.from_layer + "' has no active build in " + store.root() +
@@ -98,8 +94,8 @@ std::optional<Base> resolve_base(const Store& store, const BuildOptions& o, cons
       throw Error("base layer '" + *o.from_layer + "' points at a missing build: " + paths.sif);
     return Base{absolute(paths.sif), absolute(paths.pointer)};
   }
-  if (!localimage) return std::nullopt;
-  std::string from = stage.from();
+  if (!stage) return std::nullopt;
+  std::string from = stage->from();
   if (from.empty()) throw Error(def.path + ": `Bootstrap: localimage` needs a `From:` image");
   stdfs::path p = from;
   if (p.is_relative()) p = stdfs::path(def.dir) / p;
@@ -123,11 +119,11 @@ void confirm_base_kept(const Store& store, const BuildOptions& o, const Base& ba
                 " started; nothing was built: run the build again");
 }
 
-// The def handed to the builder: the rough def with the final stage's
+// The def handed to the builder: the rough def with the base stage's
 // `From:` replaced by the exact base image.
 std::string build_def_text(const DefFile& def, const std::optional<Base>& base) {
   if (!base) return def.text;
-  const DefStage& stage = def.final_stage();
+  const DefStage& stage = *def.base_stage();
   const DefHeaderEntry* from = stage.find_header("from");
   size_t first = from ? from->line : stage.line + 1;  // 1-based lines to replace/insert at
   size_t last = from ? from->end_line : stage.line;   // inclusive; last < first: insert

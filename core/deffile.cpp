@@ -363,6 +363,31 @@ std::map<std::string, std::string> DefStage::argument_defaults() const {
   return out;
 }
 
+std::vector<const DefStage*> DefFile::local_image_stages() const {
+  std::vector<const DefStage*> out;
+  for (const auto& st : stages)
+    if (st.from_local_image()) out.push_back(&st);
+  return out;
+}
+
+const DefStage* DefFile::base_stage() const {
+  if (final_stage().from_local_image()) return &final_stage();
+  auto local = local_image_stages();
+  return local.size() == 1 ? local.front() : nullptr;
+}
+
+const DefStage& DefFile::require_base_stage(const std::string& what) const {
+  if (const DefStage* st = base_stage()) return *st;
+  auto local = local_image_stages();
+  if (local.empty())
+    throw Error(path + ": " + what + ", but no stage says `Bootstrap: localimage` (the final " +
+                "stage says `Bootstrap: " + final_stage().bootstrap() + "`)");
+  throw Error(path + ": " + what + ", but the stages at lines " + std::to_string(local[0]->line) +
+              " and " + std::to_string(local[1]->line) +
+              " both bootstrap from a local image and the final stage does not; which one is "
+              "the base is ambiguous");
+}
+
 DefFile parse_def(std::string_view text, const std::string& path) {
   DefFile def;
   def.path = path;

@@ -89,6 +89,9 @@ struct DefStage {
   std::string bootstrap() const { return header_value("bootstrap"); }
   std::string from() const { return header_value("from"); }
   std::string name() const { return header_value("stage"); }
+  // Whether the stage starts from a local image (`Bootstrap: localimage`):
+  // its `From:` names a SIF on the host.
+  bool from_local_image() const { return bootstrap() == "localimage"; }
   // The defaults of the %arguments sections ("key=value" lines), which
   // fill '{{ key }}' templates unless a --build-arg overrides them.
   std::map<std::string, std::string> argument_defaults() const;
@@ -101,6 +104,19 @@ struct DefFile {
   std::vector<DefStage> stages;  // at least one; back() builds the image
 
   const DefStage& final_stage() const { return stages.back(); }
+
+  // The stages that start from a local image, in file order. Each one's
+  // `From:` is an image a build of this def reads: in a build's locked def,
+  // each pins the base build it names (prune keeps it).
+  std::vector<const DefStage*> local_image_stages() const;
+  // The base of a build, the stage whose `From:` the build chain resolves
+  // to one exact timestamped image (FROM, `lock def --base`): the final
+  // stage when it starts from a local image, else the only stage that does;
+  // nullptr when none does, or several do and the final stage does not.
+  const DefStage* base_stage() const;
+  // base_stage(), or an Error "<path>: <what>, but ..." saying that no
+  // stage says `Bootstrap: localimage`, or which stages make it ambiguous.
+  const DefStage& require_base_stage(const std::string& what) const;
 };
 
 // Parses definition text; `path` names it in errors ("<path>:<line>: ...")

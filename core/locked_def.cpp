@@ -19,24 +19,13 @@ std::string one_line(std::string s) {
 }
 
 std::string pin_base(const DefFile& rough, const std::string& base) {
-  std::vector<const DefStage*> local;
-  for (const auto& st : rough.stages)
-    if (st.bootstrap() == "localimage") local.push_back(&st);
-  if (local.empty())
-    throw Error(rough.path + ": a base image was given (--base " + base +
-                ") but no stage says 'Bootstrap: localimage'");
-  if (local.size() > 1)
-    throw Error(rough.path + ": a base image was given (--base " + base + ") but the stages at " +
-                "lines " + std::to_string(local[0]->line) + " and " +
-                std::to_string(local[1]->line) +
-                " both bootstrap from a local image; which one is the base is ambiguous");
+  const DefStage& st = rough.require_base_stage("a base image was given (--base " + base + ")");
   if (base.empty() || base.find_first_of("#\n\r") != std::string::npos || base.front() == ' ' ||
       base.front() == '\t' || base.back() == ' ' || base.back() == '\t' || base.back() == '\\')
     throw Error("cannot write base image path '" + base +
                 "' into a 'From:' header: it must not hold '#' or a line break, nor start or "
                 "end with white space or '\\'");
 
-  const DefStage& st = *local.front();
   std::vector<std::string> lines = split(rough.text, '\n');
   std::string pinned = "From: " + base;
   if (const DefHeaderEntry* from = st.find_header("from")) {

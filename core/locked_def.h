@@ -4,14 +4,16 @@
 //
 // locked_def_text() returns the rough def's text, unchanged but for:
 //
-//   1. With options.base, for the stage that says `Bootstrap: localimage`:
-//      its `From:` line is replaced by `From: <base>` (the exact timestamped
-//      base SIF the build chain resolved, `<root>/<base>/<base>-<ts>.sif`),
-//      preceded by a comment that keeps the rough def's value. A stage
-//      without `From:` gets one after its `Bootstrap:` line. It is an Error
-//      when no stage bootstraps from a local image, or more than one does
-//      (which one would the base be?), or when the path cannot be written
-//      into a header (a '#', a line break, white space at either end).
+//   1. With options.base, for the base stage (DefFile::base_stage: the
+//      final stage when it says `Bootstrap: localimage`, else the only stage
+//      that does): its `From:` line is replaced by `From: <base>` (the exact
+//      timestamped base SIF the build chain resolved,
+//      `<root>/<base>/<base>-<ts>.sif`), preceded by a comment that keeps the
+//      rough def's value. A stage without `From:` gets one after its
+//      `Bootstrap:` line. It is an Error when the def has no base stage (no
+//      stage bootstraps from a local image, or several do and the final one
+//      does not: which one would the base be?), or when the path cannot be
+//      written into a header (a '#', a line break, white space at either end).
 //
 //   2. With options.pin_apt, a generated %post stanza that re-installs, at
 //      the version the lock captured, every package that the final stage's
