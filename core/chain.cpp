@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/check.h"
 #include "core/config.h"
 #include "core/debris.h"
 #include "core/deffile.h"
@@ -480,8 +481,12 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
   auto lock_text = dir->read_file(artifact_name(o.layer, ts, Artifact::kLock));
   if (!lock_text) throw Error("build " + o.layer + "-" + ts + " has no lock: " + paths.lock);
   Lock original = parse_lock(*lock_text, paths.lock);
-  if (!dir->exists(artifact_name(o.layer, ts, Artifact::kDef)))
-    throw Error("build " + o.layer + "-" + ts + " has no locked def: " + paths.def);
+  auto def_text = dir->read_file(artifact_name(o.layer, ts, Artifact::kDef));
+  if (!def_text) throw Error("build " + o.layer + "-" + ts + " has no locked def: " + paths.def);
+  // Said before the builder runs (which would fail with "no such file"),
+  // and the marker is left as it was: nothing was compared.
+  if (auto gone = gone_bases(*def_text, paths.def, original); !gone.empty())
+    throw Error("cannot verify " + o.layer + "-" + ts + ": it " + gone.front());
   // The secrets the build was made with must be given again; no others.
   std::set<std::string> secrets_needed;
   if (auto it = original.facts.find("secret-build-args"); it != original.facts.end())

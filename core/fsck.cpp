@@ -35,6 +35,11 @@ void check_digests(const Dir& dir, const std::string& layer, const std::string& 
     Lock lock = parse_lock(*text, dir.path_of(lock_name));
     std::vector<std::string> warnings;
     check_companions(dir, layer, ts, *text, lock, warnings);
+    std::string def_name = artifact_name(layer, ts, Artifact::kDef);
+    if (auto def_text = dir.read_file(def_name))
+      for (const auto& gone : gone_bases(*def_text, dir.path_of(def_name), lock))
+        report.findings.push_back(
+            {dir.path_of(artifact_name(layer, ts, Artifact::kSif)), gone, ""});
     auto it = lock.facts.find("image-sha256");
     if (hash_images && it != lock.facts.end()) {
       std::string sif = dir.path_of(artifact_name(layer, ts, Artifact::kSif));

@@ -9,6 +9,8 @@
 //   - a locked def or lock changed after the build (the
 //     digests the lock and the build log recorded), and
 //     with hash_images an image changed after the build  reported only
+//   - a build whose base image is gone (check.h:
+//     gone_bases): it cannot be rebuilt                  reported only
 //   - an image name that is not a regular file           reported only
 //   - a layer directory that is a symlink                reported only
 //   - pointers that dangle, or name something that is
