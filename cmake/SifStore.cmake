@@ -464,6 +464,13 @@ function(add_sif_layer layer)
     message(FATAL_ERROR "${where}: invalid layer name '${layer}': a layer name is 1 to 128 "
       "characters of A-Z a-z 0-9 . _ - and does not start with '.' or '-'")
   endif()
+  # Nor end in the suffix of a store file (core/names: artifact_suffix), or
+  # layer x.sif would be the directory where layer x has its pointer.
+  if(layer MATCHES "(\\.sif|\\.lock|\\.def|\\.verified|\\.unverified|\\.keep|\\.build\\.log)$")
+    message(FATAL_ERROR "${where}: invalid layer name '${layer}': it ends in "
+      "'${CMAKE_MATCH_1}', the suffix of a store file (the latest pointer of another layer or "
+      "a build's artifact would collide with it)")
+  endif()
   # Names used by the all-layer targets.
   set(reserved prune list verify point-latest)
   if(layer IN_LIST reserved)
@@ -505,6 +512,11 @@ function(add_sif_layer layer)
   # RETAIN
   if(DEFINED arg_RETAIN AND NOT arg_RETAIN MATCHES "^[0-9]+$")
     message(FATAL_ERROR "${where}: RETAIN must be a non-negative integer, got '${arg_RETAIN}'")
+  endif()
+  # As `sifstore build --retain` reads it (an int): a larger value would
+  # pass here and fail at build time.
+  if(DEFINED arg_RETAIN AND arg_RETAIN GREATER 2147483647)
+    message(FATAL_ERROR "${where}: RETAIN ${arg_RETAIN} is out of range (0 to 2147483647)")
   endif()
 
   # FROM

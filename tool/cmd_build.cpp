@@ -145,7 +145,14 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   o.build_args = key_values(*vm, "build-arg", "build");
   o.secret_build_args = key_values(*vm, "secret-build-arg", "build");
   o.take_over = (*vm)["take-over"].as<bool>();
-  if (vm->count("from")) o.from_layer = (*vm)["from"].as<std::string>();
+  if (vm->count("from")) {
+    o.from_layer = (*vm)["from"].as<std::string>();
+    try {
+      check_layer_name(*o.from_layer);
+    } catch (const Error& e) {
+      throw UsageError(std::string("build: --from: ") + e.what());
+    }
+  }
   if (vm->count("retain")) {
     o.retain = (*vm)["retain"].as<int>();
     if (*o.retain < 0) throw UsageError("build: --retain must be 0 or more");
