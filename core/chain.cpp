@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -327,6 +328,25 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   registry::DefPins pins = registry::pin_registry_bases(def, {o.builder_args, o.offline, {}});
   DefFile pinned = pins.empty() ? def : parse_def(registry::pinned_def_text(def, pins), def.path);
   std::string build_def = build_def_text(pinned, base);
+  // The depfile: what this build reads from the host, known before it runs.
+  std::vector<std::string> deps;
+  std::string depfile_target;
+  if (o.depfile) {
+    deps.push_back(def_abs);
+    for (auto& input : def_inputs(rough, o.build_args)) deps.push_back(std::move(input));
+    if (base) deps.push_back(base->depend_on);
+    depfile_target = o.depfile_target.value_or(absolute(store.paths(o.layer, "").pointer));
+    std::vector<std::string> skipped;
+    depfile_text(depfile_target, deps, &skipped);
+    for (const auto& path : skipped)
+      if (o.warn)
+        o.warn("the depfile cannot name " + path +
+               " (a character Ninja does not read back): a change to it will not rerun the build");
+    std::set<std::string> left_out(skipped.begin(), skipped.end());
+    deps.erase(std::remove_if(deps.begin(), deps.end(),
+                              [&](const std::string& d) { return left_out.count(d) > 0; }),
+               deps.end());
+  }
   int retain = kDefaultRetain;
   std::vector<std::string> warnings;
   if (o.retain) {
@@ -409,6 +429,10 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
                              std::to_string(node_versions(lock.node).size()) +
                              " node packages captured");
 
+  // The depfile, before anything is published: a depfile that cannot be
+  // written fails the build while the store is as it was.
+  if (o.depfile) write_depfile(*o.depfile, depfile_target, deps);
+
   // 5. publish
   {
     LayerLock layer_lock(dir);
@@ -435,13 +459,6 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   debug_stop_point("pointed");
   result.pruned = store.prune(o.layer, retain).pruned;
   result.lock = std::move(lock);
-
-  if (o.depfile) {
-    std::vector<std::string> deps = {def_abs};
-    for (auto& input : def_inputs(rough, o.build_args)) deps.push_back(std::move(input));
-    if (base) deps.push_back(base->depend_on);
-    write_depfile(*o.depfile, o.depfile_target.value_or(absolute(result.paths.pointer)), deps);
-  }
 
   // 6. verify
   if (o.verify) {

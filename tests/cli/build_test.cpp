@@ -321,6 +321,40 @@ TEST_F(BuildCli, DepfileListsDefFilesSourcesAndBasePointer) {
   EXPECT_FALSE(contains(d, "/base/base-")) << d;  // the pointer, not the timestamped image
 }
 
+// A %files source SifStore cannot resolve (it needs the shell) is left out
+// of the depfile and said so, naming the def and line, before the builder
+// runs.
+TEST_F(BuildCli, DepfileWarnsAboutAnUnresolvableSource) {
+  // The stand-in copies the source literally: give it a directory named "$D".
+  write_file(t / "$D/x.txt", "x\n");
+  write_file(t / "vars.def", "Bootstrap: scratch\n%files\n    $D/x.txt /x.txt\n");
+  auto r = build("vars", "vars.def", {"--depfile", t / "vars.d"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string warning =
+      "sifstore: warning: vars.def:3: %files source '$D/x.txt' cannot be "
+      "resolved (needs shell expansion ($ or `)): a change to it will not rebuild the layer\n";
+  EXPECT_TRUE(contains(r.err, warning)) << r.err;
+  EXPECT_LT(r.err.find(warning), r.err.find("Starting build")) << r.err;  // before the builder
+  EXPECT_NE(r.err.find("Starting build"), std::string::npos) << r.err;
+  std::string d = read_file(t / "vars.d");
+  EXPECT_TRUE(contains(d, t / "vars.def")) << d;
+  EXPECT_FALSE(contains(d, "x.txt")) << d;
+}
+
+// The depfile is written before the build is published: a depfile that
+// cannot be written fails the build with nothing published and the latest
+// pointer where it was.
+TEST_F(BuildCli, DepfileErrorPublishesNothing) {
+  std::string ts = build_ok("base");
+  auto r = build("base", "base.def", {"--depfile", t / "no/such/dir/base.d"});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(contains(error_line(r), t / "no/such/dir")) << r.err;
+  EXPECT_EQ(builds("base"), std::vector<std::string>{ts});
+  EXPECT_EQ(latest("base"), ts);
+  EXPECT_TRUE(hidden_files("base").empty());
+  expect_every_sif_complete("base");
+}
+
 // `stamp LAYER` reserves its <ts> for the caller, who uses it after sifstore
 // exits: a build does not take it, fsck does not call it debris; a day later
 // it is stale and fsck --repair clears it.
