@@ -328,6 +328,10 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   registry::DefPins pins = registry::pin_registry_bases(def, {o.builder_args, o.offline, {}});
   DefFile pinned = pins.empty() ? def : parse_def(registry::pinned_def_text(def, pins), def.path);
   std::string build_def = build_def_text(pinned, base);
+  // The lock records these paths as text: refuse now what it cannot hold.
+  check_fact_text("the definition path", def_abs);
+  if (base) check_fact_text("the base image path", base->exact);
+  check_fact_text("the builder command", o.builder);
   // The depfile: what this build reads from the host, known before it runs.
   std::vector<std::string> deps;
   std::string depfile_target;

@@ -393,6 +393,13 @@ DefFile parse_def(std::string_view text, const std::string& path) {
   def.path = path;
   def.dir = absolute_dir_of(path);
   def.text = std::string(text);
+  // Apptainer reads bytes: a byte-order mark is part of the first line,
+  // whose "Bootstrap:" it then does not see. Say so, since the mark is
+  // invisible in the line an error would show.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF")
+    throw Error(where(path, 1) +
+                "the file starts with a UTF-8 byte-order mark (bytes EF BB BF), which Apptainer "
+                "reads as part of its first line: save the file without a byte-order mark");
 
   // Lines as Go's bufio.ScanLines gives them: split at '\n', one trailing
   // '\r' dropped, no empty line after a final '\n'.

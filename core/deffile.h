@@ -34,7 +34,9 @@
 //     %appfiles lines are split at the first space, after dropping any
 //     '#' comment, as Apptainer's SCIF code does.
 //
-// Binary data (a NUL byte) is an Error naming the file and line.
+// Binary data (a NUL byte) is an Error naming the file and line, as is a
+// UTF-8 byte-order mark at the start (Apptainer would read it as part of the
+// first line and not see its "Bootstrap:").
 #pragma once
 
 #include <cstddef>

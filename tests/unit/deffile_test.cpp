@@ -208,6 +208,9 @@ TEST(DefParse, BadInputNamesFileAndLine) {
             "/defs/x.def:2: section '%appinstall' needs an app"},
            {"Bootstrap: docker\n%files\n  \"\n", "/defs/x.def:3: %files line '\"' names no source"},
            {std::string("Bootstrap: docker\n%post\n\x7f\x00\x01", 27), "/defs/x.def:3: NUL byte"},
+           {"\xEF\xBB\xBF"
+            "Bootstrap: docker\n",
+            "/defs/x.def:1: the file starts with a UTF-8 byte-order mark (bytes EF BB BF)"},
        }) {
     std::string err = parse_error(c.text);
     EXPECT_EQ(err.rfind(c.expect, 0), 0u) << "text: " << c.text << "\nerror: " << err;
