@@ -93,13 +93,21 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
       continue;
     }
     if (live.count(ts)) continue;  // a build in progress
+    // A build log alone is what a failed build keeps for its user.
+    const bool failed_log = f.mask == 1u << static_cast<unsigned>(Artifact::kBuildLog);
     for (Artifact a : kAllArtifacts) {
       if (!f.has(a)) continue;
       std::string name = artifact_name(layer, ts, a);
       std::string action;
       if (repair && dir.unlink(name)) action = "removed";
-      report.findings.push_back({dir.path_of(name), "orphan: no image " +
-                                 artifact_name(layer, ts, Artifact::kSif), action});
+      std::string image = artifact_name(layer, ts, Artifact::kSif);
+      if (failed_log)
+        report.findings.push_back({dir.path_of(name),
+                                   "orphan: the log of a failed build (no image " + image +
+                                       "), kept for reading; fsck --repair removes it",
+                                   action, true});
+      else
+        report.findings.push_back({dir.path_of(name), "orphan: no image " + image, action});
     }
   }
   (void)store;
@@ -215,7 +223,7 @@ void check_companion_pointers(const Store& store, const std::string& layer,
 size_t FsckReport::unrepaired() const {
   size_t n = 0;
   for (const auto& f : findings)
-    if (f.action.empty()) ++n;
+    if (f.action.empty() && !f.note) ++n;
   return n;
 }
 

@@ -319,12 +319,13 @@ int cmd_fsck(Context& ctx, const std::vector<std::string>& args) {
     for (const auto& f : r.findings)
       findings.push_back({{"path", f.path},
                           {"problem", f.problem},
-                          {"action", f.action.empty() ? json(nullptr) : json(f.action)}});
+                          {"action", f.action.empty() ? json(nullptr) : json(f.action)},
+                          {"note", f.note}});
     print_json(ctx.out, {{"layers", r.layers}, {"builds", r.builds}, {"findings", findings}});
   } else {
     for (const auto& f : r.findings)
-      ctx.out << f.path << ": " << f.problem << (f.action.empty() ? "" : " [" + f.action + "]")
-              << "\n";
+      ctx.out << f.path << ": " << (f.note ? "note: " : "") << f.problem
+              << (f.action.empty() ? "" : " [" + f.action + "]") << "\n";
     ctx.out << "sifstore: fsck: " << r.layers << " layers, " << r.builds << " builds, "
             << r.findings.size() << " findings, " << r.unrepaired() << " unrepaired\n";
   }
