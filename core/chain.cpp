@@ -13,7 +13,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "core/check.h"
 #include "core/config.h"
@@ -80,6 +79,21 @@ struct Base {
   std::string depend_on;  // what Ninja should watch: the pointer, or the path as given
 };
 
+// The exact image a `Bootstrap: localimage` stage's `From:` names, with any
+// symlink (such as a latest pointer) resolved.
+Base resolve_image(const DefFile& def, const DefStage& stage) {
+  std::string from = stage.from();
+  if (from.empty())
+    throw Error(def.path + ":" + std::to_string(stage.line) +
+                ": `Bootstrap: localimage` needs a `From:` image");
+  stdfs::path p = from;
+  if (p.is_relative()) p = stdfs::path(def.dir) / p;
+  std::error_code ec;
+  stdfs::path exact = stdfs::canonical(p, ec);
+  if (ec) throw Error(def.path + ": base image " + p.string() + " not found");
+  return Base{exact.string(), p.lexically_normal().string()};
+}
+
 std::optional<Base> resolve_base(const Store& store, const BuildOptions& o, const DefFile& def) {
   const DefStage* stage = def.base_stage();
   if (o.from_layer) {
@@ -97,14 +111,20 @@ std::optional<Base> resolve_base(const Store& store, const BuildOptions& o, cons
     return Base{absolute(paths.sif), absolute(paths.pointer)};
   }
   if (!stage) return std::nullopt;
-  std::string from = stage->from();
-  if (from.empty()) throw Error(def.path + ": `Bootstrap: localimage` needs a `From:` image");
-  stdfs::path p = from;
-  if (p.is_relative()) p = stdfs::path(def.dir) / p;
-  std::error_code ec;
-  stdfs::path exact = stdfs::canonical(p, ec);
-  if (ec) throw Error(def.path + ": base image " + p.string() + " not found");
-  return Base{exact.string(), p.lexically_normal().string()};
+  return resolve_image(def, *stage);
+}
+
+// The other `Bootstrap: localimage` stages of the def (every one but the
+// base stage), by index in def.stages, each resolved to its exact image:
+// the locked def pins them too, so that its rebuild reads the same images
+// and prune keeps them.
+std::map<size_t, Base> resolve_stage_images(const DefFile& def) {
+  std::map<size_t, Base> out;
+  const DefStage* base = def.base_stage();
+  for (size_t i = 0; i < def.stages.size(); ++i)
+    if (def.stages[i].from_local_image() && &def.stages[i] != base)
+      out.emplace(i, resolve_image(def, def.stages[i]));
+  return out;
 }
 
 // From the moment the build def is written, prune of the base layer keeps
@@ -122,27 +142,17 @@ void confirm_base_kept(const Store& store, const BuildOptions& o, const Base& ba
 }
 
 // The def handed to the builder: the rough def with the base stage's
-// `From:` replaced by the exact base image.
-std::string build_def_text(const DefFile& def, const std::optional<Base>& base) {
-  if (!base) return def.text;
-  const DefStage& stage = *def.base_stage();
-  const DefHeaderEntry* from = stage.find_header("from");
-  size_t first = from ? from->line : stage.line + 1;  // 1-based lines to replace/insert at
-  size_t last = from ? from->end_line : stage.line;   // inclusive; last < first: insert
-  std::istringstream in(def.text);
-  std::ostringstream out;
-  std::string line;
-  bool written = false;
-  for (size_t n = 1; std::getline(in, line); ++n) {
-    if (n == first) {
-      out << "From: " << base->exact << "\n";
-      written = true;
-    }
-    if (n >= first && n <= last) continue;
-    out << line << "\n";
-  }
-  if (!written) out << "From: " << base->exact << "\n";
-  return out.str();
+// `From:` replaced by the exact base image, and every other localimage
+// stage's by its exact image.
+std::string build_def_text(const DefFile& def, const std::optional<Base>& base,
+                           const std::map<size_t, Base>& others) {
+  std::vector<FromPin> pins;
+  if (base) pins.push_back({def.base_stage(), base->exact});
+  for (const auto& [index, image] : others) pins.push_back({&def.stages[index], image.exact});
+  if (pins.empty()) return def.text;
+  std::string text = pin_froms(def, pins);
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  return text;
 }
 
 // Removes what an unfinished build left, keeping its log for the user.
@@ -327,7 +337,8 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   std::optional<Base> base = resolve_base(store, o, def);
   registry::DefPins pins = registry::pin_registry_bases(def, {o.builder_args, o.offline, {}});
   DefFile pinned = pins.empty() ? def : parse_def(registry::pinned_def_text(def, pins), def.path);
-  std::string build_def = build_def_text(pinned, base);
+  std::map<size_t, Base> stage_images = resolve_stage_images(def);
+  std::string build_def = build_def_text(pinned, base, stage_images);
   // The lock records these paths as text: refuse now what it cannot hold.
   check_fact_text("the definition path", def_abs);
   if (base) check_fact_text("the base image path", base->exact);
@@ -339,6 +350,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     deps.push_back(def_abs);
     for (auto& input : def_inputs(rough, o.build_args)) deps.push_back(std::move(input));
     if (base) deps.push_back(base->depend_on);
+    for (const auto& [index, image] : stage_images) deps.push_back(image.depend_on);
     depfile_target = o.depfile_target.value_or(absolute(store.paths(o.layer, "").pointer));
     std::vector<std::string> skipped;
     depfile_text(depfile_target, deps, &skipped);
@@ -393,6 +405,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
                                             std::to_string(int(p.seconds * 1000)) + " ms)"));
   dir.write_file_atomic(build_def_name(o.layer, ts), build_def);
   if (base) confirm_base_kept(store, o, *base);
+  for (const auto& [index, image] : stage_images) confirm_base_kept(store, o, image);
   std::string partial = absolute(dir.path_of(partial_sif_name(o.layer, ts)));
   run_builder_build(builder, o.builder_args, o.secret_build_args, partial,
                     absolute(dir.path_of(build_def_name(o.layer, ts))), def.dir, log.get(),
@@ -423,6 +436,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   // 4. locked def
   LockedDefOptions ldo;
   if (base) ldo.base = base->exact;
+  for (const auto& [index, image] : stage_images) ldo.stage_images.emplace(index, image.exact);
   ldo.pin_apt = o.pin_apt;
   std::string locked = locked_def_text(pinned, lock, ldo);
   // Tamper evidence: the lock records the locked def's digest, and the log

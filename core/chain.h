@@ -9,9 +9,11 @@
 //                output streams to the terminal and to the build log. With
 //                FROM (or a `Bootstrap: localimage` def), the base is first
 //                resolved to one exact timestamped SIF, which the build and
-//                the locked def both name. A registry base (`Bootstrap:
-//                docker`/`oras`) is first resolved to its digest, which the
-//                build, the lock and the locked def name (core/registry/pin.h).
+//                the locked def both name; so is the `From:` of every other
+//                `Bootstrap: localimage` stage of a multi-stage def. A registry
+//                base (`Bootstrap: docker`/`oras`) is first resolved to its
+//                digest, which the build, the lock and the locked def name
+//                (core/registry/pin.h).
 //   3. capture   the lock of the new image (static by default).
 //   4. lock def  the locked definition (pins applied).
 //      With a depfile, it is composed before the store is touched (a path

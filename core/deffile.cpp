@@ -388,6 +388,54 @@ const DefStage& DefFile::require_base_stage(const std::string& what) const {
               "the base is ambiguous");
 }
 
+std::string pin_froms(const DefFile& def, std::vector<FromPin> pins) {
+  for (const auto& pin : pins) {
+    const std::string& image = pin.image;
+    if (image.empty() || image.find_first_of("#\n\r") != std::string::npos ||
+        image.front() == ' ' || image.front() == '\t' || image.back() == ' ' ||
+        image.back() == '\t' || image.back() == '\\')
+      throw Error("cannot write base image path '" + image +
+                  "' into a 'From:' header: it must not hold '#' or a line break, nor start or "
+                  "end with white space or '\\'");
+  }
+  // Raw lines, split at '\n' (a final '\n' gives a final "").
+  std::vector<std::string> lines;
+  for (size_t i = 0;;) {
+    size_t nl = def.text.find('\n', i);
+    lines.push_back(def.text.substr(i, nl == std::string::npos ? std::string::npos : nl - i));
+    if (nl == std::string::npos) break;
+    i = nl + 1;
+  }
+  // From the last stage up, so that earlier line numbers stay valid.
+  std::sort(pins.begin(), pins.end(),
+            [](const FromPin& a, const FromPin& b) { return a.stage->line > b.stage->line; });
+  for (const auto& pin : pins) {
+    const DefStage& st = *pin.stage;
+    std::string pinned = "From: " + pin.image;
+    if (const DefHeaderEntry* from = st.find_header("from")) {
+      std::string old = from->value;
+      for (char& c : old)
+        if (c == '\n' || c == '\r') c = ' ';
+      std::vector<std::string> repl = {
+          "# sifstore: From pinned to the exact base build (rough def: " + old + ")", pinned};
+      lines.erase(lines.begin() + static_cast<long>(from->line - 1),
+                  lines.begin() + static_cast<long>(from->end_line));
+      lines.insert(lines.begin() + static_cast<long>(from->line - 1), repl.begin(), repl.end());
+    } else {
+      const DefHeaderEntry* boot = st.find_header("bootstrap");
+      size_t after = boot ? boot->end_line : st.line;
+      std::vector<std::string> repl = {"# sifstore: From added: the exact base build", pinned};
+      lines.insert(lines.begin() + static_cast<long>(after), repl.begin(), repl.end());
+    }
+  }
+  std::string out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i) out += '\n';
+    out += lines[i];
+  }
+  return out;
+}
+
 DefFile parse_def(std::string_view text, const std::string& path) {
   DefFile def;
   def.path = path;

@@ -121,6 +121,21 @@ struct DefFile {
   const DefStage& require_base_stage(const std::string& what) const;
 };
 
+// A `From:` to set in one `Bootstrap: localimage` stage: the exact image
+// (`<root>/<b>/<b>-<ts>.sif`) it starts from.
+struct FromPin {
+  const DefStage* stage = nullptr;  // a stage of the DefFile the pins apply to
+  std::string image;
+};
+// The def's text with each pin applied, every other line kept byte for
+// byte: the stage's `From:` entry (all its continuation lines) is replaced
+// by a comment keeping the old value, "# sifstore: From pinned to the exact
+// base build (rough def: <old>)", and "From: <image>"; a stage without
+// `From:` gets "# sifstore: From added: the exact base build" and the line
+// after its `Bootstrap:` entry. It is an Error when an image path cannot be
+// written into a header (a '#', a line break, white space or '\' at an end).
+std::string pin_froms(const DefFile& def, std::vector<FromPin> pins);
+
 // Parses definition text; `path` names it in errors ("<path>:<line>: ...")
 // and gives the directory relative %files sources resolve against (made
 // absolute against the current directory when relative).

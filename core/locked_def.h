@@ -14,6 +14,8 @@
 //      stage bootstraps from a local image, or several do and the final one
 //      does not: which one would the base be?), or when the path cannot be
 //      written into a header (a '#', a line break, white space at either end).
+//      With options.stage_images, each other stage named there is pinned
+//      the same way (the build chain resolves every localimage stage).
 //
 //   2. With options.pin_apt, a generated %post stanza that re-installs, at
 //      the version the lock captured, every package that the final stage's
@@ -59,6 +61,7 @@
 // need it.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,8 +72,11 @@
 namespace sifstore {
 
 struct LockedDefOptions {
-  std::optional<std::string> base;  // exact base SIF for `Bootstrap: localimage`
-  bool pin_apt = false;             // add the apt stanza (2. above)
+  std::optional<std::string> base;  // exact base SIF of the base stage (1. above)
+  // The exact images of the other `Bootstrap: localimage` stages, by index
+  // in rough.stages: their `From:` is pinned the same way (1. above).
+  std::map<size_t, std::string> stage_images;
+  bool pin_apt = false;  // add the apt stanza (2. above)
 };
 
 std::string locked_def_text(const DefFile& rough, const Lock& lock,

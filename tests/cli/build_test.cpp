@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "cli/build_fixture.h"
+#include "core/deffile.h"
 #include "core/lockfile.h"
 
 namespace sifstore::test {
@@ -298,6 +299,55 @@ TEST_F(BuildCli, FromLayerPinsTheExactBaseImage) {
   r = cli({"verify", "app", "--builder", kStandin});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(exists(artifact("app", ts, "verified"))) << r.out;
+}
+
+// Every `Bootstrap: localimage` stage is pinned to its exact image, not only
+// the final one: the locked def names each base build, and prune of either
+// base layer keeps the build the app was made from. (The stand-in refuses
+// multi-stage defs; a wrapper hands it the final stage.)
+TEST_F(BuildCli, EveryLocalImageStageIsPinnedAndKept) {
+  std::string wrapper = t / "final-stage-builder";
+  write_file(
+      wrapper,
+      "#!/bin/bash\n"
+      "args=(\"$@\")\n"
+      "if [ \"$1\" = build ]; then\n"
+      "  final=$(mktemp)\n"
+      "  awk 'tolower($0) ~ /^bootstrap:/ {b=\"\"} {b = b $0 \"\\n\"} END {printf \"%s\", b}' "
+      "\"${args[-1]}\" >\"$final\"\n"
+      "  args[-1]=$final\n"
+      "fi\n"
+      "exec " +
+          kStandin + " \"${args[@]}\"\n");
+  ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
+  std::string tools_ts = build_ok("tools");
+  std::string base_ts = build_ok("base");
+  write_file(t / "app.def",
+             "Bootstrap: localimage\nFrom: containers/tools.sif\nStage: one\n\n"
+             "Bootstrap: localimage\nFrom: containers/base.sif\n%post\n    true\n");
+  auto r = cli({"build", "app", "--def", "app.def", "--builder", wrapper, "--json", "--depfile",
+                t / "app.d"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string ts = json::parse(r.out)["ts"];
+  DefFile locked = parse_def(read_file(artifact("app", ts, "def")), "app.def");
+  ASSERT_EQ(locked.stages.size(), 2u);
+  EXPECT_EQ(locked.stages[0].from(), root + "/tools/tools-" + tools_ts + ".sif");
+  EXPECT_EQ(locked.final_stage().from(), root + "/base/base-" + base_ts + ".sif");
+  std::string d = read_file(t / "app.d");
+  EXPECT_TRUE(contains(d, root + "/tools.sif")) << d;
+  EXPECT_TRUE(contains(d, root + "/base.sif")) << d;
+
+  // Newer builds of both bases, then prune each to nothing: the builds the
+  // app was made from stay.
+  build_ok("tools");
+  build_ok("base");
+  EXPECT_EQ(cli({"prune", "tools", "--retain", "0"}).status, 0);
+  EXPECT_EQ(cli({"prune", "base", "--retain", "0"}).status, 0);
+  EXPECT_TRUE(exists(artifact("tools", tools_ts, "sif")));
+  EXPECT_TRUE(exists(artifact("base", base_ts, "sif")));
+  r = cli({"check", "app"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(contains(r.err, "cannot be rebuilt")) << r.err;
 }
 
 TEST_F(BuildCli, DepfileListsDefFilesSourcesAndBasePointer) {
