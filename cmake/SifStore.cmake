@@ -368,16 +368,19 @@ function(_sifstore_command_line out)
   set(${out} "${line}" PARENT_SCOPE)
 endfunction()
 
-# The bootstrap agent of the last stage of a definition file, lower-cased
-# ("" when it has no Bootstrap line).
+# The bootstrap agents of the stages of a definition file, in order,
+# lower-cased (empty when it has no Bootstrap line). A quick look only: the
+# def's one parser is core/deffile, which `sifstore build` runs (the base is
+# the final stage when it says localimage, else the only stage that does).
 function(_sifstore_def_bootstrap def out)
   file(STRINGS "${def}" lines REGEX "^[Bb][Oo][Oo][Tt][Ss][Tt][Rr][Aa][Pp][ \t]*:")
-  set(agent "")
+  set(agents "")
   foreach(line IN LISTS lines)
     string(REGEX REPLACE "^[^:]*:[ \t]*([^ \t#]*).*$" "\\1" agent "${line}")
+    string(TOLOWER "${agent}" agent)
+    list(APPEND agents "${agent}")
   endforeach()
-  string(TOLOWER "${agent}" agent)
-  set(${out} "${agent}" PARENT_SCOPE)
+  set(${out} "${agents}" PARENT_SCOPE)
 endfunction()
 
 function(add_sif_layer layer)
@@ -535,8 +538,9 @@ function(add_sif_layer layer)
       message(FATAL_ERROR "${where}: FROM layer '${arg_FROM}' is in ROOT ${base_root}, this "
         "layer in ROOT ${root}; a layer and its base must share a store")
     endif()
-    _sifstore_def_bootstrap("${def}" agent)
-    if(NOT agent STREQUAL "localimage" AND NOT agent MATCHES "{{")
+    _sifstore_def_bootstrap("${def}" agents)
+    if(NOT "localimage" IN_LIST agents AND NOT agents MATCHES "{{")
+      list(POP_BACK agents agent)
       message(FATAL_ERROR "${where}: with FROM, the DEF must say `Bootstrap: localimage` "
         "(${def} says `Bootstrap: ${agent}`)")
     endif()

@@ -363,6 +363,8 @@ std::map<std::string, std::string> DefStage::argument_defaults() const {
   return out;
 }
 
+bool DefStage::from_local_image() const { return lower(bootstrap()) == "localimage"; }
+
 std::vector<const DefStage*> DefFile::local_image_stages() const {
   std::vector<const DefStage*> out;
   for (const auto& st : stages)

@@ -91,9 +91,10 @@ struct DefStage {
   std::string bootstrap() const { return header_value("bootstrap"); }
   std::string from() const { return header_value("from"); }
   std::string name() const { return header_value("stage"); }
-  // Whether the stage starts from a local image (`Bootstrap: localimage`):
-  // its `From:` names a SIF on the host.
-  bool from_local_image() const { return bootstrap() == "localimage"; }
+  // Whether the stage starts from a local image (`Bootstrap: localimage`,
+  // in any case, as add_sif_layer() reads it): its `From:` names a SIF on
+  // the host.
+  bool from_local_image() const;
   // The defaults of the %arguments sections ("key=value" lines), which
   // fill '{{ key }}' templates unless a --build-arg overrides them.
   std::map<std::string, std::string> argument_defaults() const;
