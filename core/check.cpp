@@ -42,8 +42,7 @@ std::vector<std::string> gone_bases(const std::string& locked_def_text,
     struct stat st;
     if (::stat(p.c_str(), &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) continue;
     std::string name = p.filename().string();
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".sif") == 0)
-      name.resize(name.size() - 4);
+    if (name.size() > 4 && ends_with(name, ".sif")) name.resize(name.size() - 4);
     out.push_back("cannot be rebuilt: its base " + name + " is gone (" + p.string() + ")");
   }
   return out;

@@ -363,7 +363,7 @@ std::map<std::string, std::string> DefStage::argument_defaults() const {
   return out;
 }
 
-bool DefStage::from_local_image() const { return lower(bootstrap()) == "localimage"; }
+bool DefStage::from_local_image() const { return to_lower(bootstrap()) == "localimage"; }
 
 std::vector<const DefStage*> DefFile::local_image_stages() const {
   std::vector<const DefStage*> out;
@@ -401,13 +401,7 @@ std::string pin_froms(const DefFile& def, std::vector<FromPin> pins) {
                   "end with white space or '\\'");
   }
   // Raw lines, split at '\n' (a final '\n' gives a final "").
-  std::vector<std::string> lines;
-  for (size_t i = 0;;) {
-    size_t nl = def.text.find('\n', i);
-    lines.push_back(def.text.substr(i, nl == std::string::npos ? std::string::npos : nl - i));
-    if (nl == std::string::npos) break;
-    i = nl + 1;
-  }
+  std::vector<std::string> lines = split(def.text, '\n');
   // From the last stage up, so that earlier line numbers stay valid.
   std::sort(pins.begin(), pins.end(),
             [](const FromPin& a, const FromPin& b) { return a.stage->line > b.stage->line; });
@@ -430,12 +424,7 @@ std::string pin_froms(const DefFile& def, std::vector<FromPin> pins) {
       lines.insert(lines.begin() + static_cast<long>(after), repl.begin(), repl.end());
     }
   }
-  std::string out;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (i) out += '\n';
-    out += lines[i];
-  }
-  return out;
+  return join(lines, "\n");
 }
 
 DefFile parse_def(std::string_view text, const std::string& path) {

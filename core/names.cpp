@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace sifstore {
 namespace {
@@ -15,9 +16,7 @@ int two_digits(std::string_view s, size_t pos) { return (s[pos] - '0') * 10 + (s
 std::string_view artifact_suffix_of(std::string_view layer) {
   for (Artifact a : kAllArtifacts) {
     std::string_view suffix = artifact_suffix(a);
-    if (layer.size() >= suffix.size() &&
-        layer.compare(layer.size() - suffix.size(), suffix.size(), suffix) == 0)
-      return suffix;
+    if (ends_with(layer, suffix)) return suffix;
   }
   return {};
 }
