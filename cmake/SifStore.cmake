@@ -58,7 +58,9 @@ Commands
                   [JOB_POOL <pool>])
 
   ``<layer>`` names the image: 1 to 128 characters of ``[A-Za-z0-9._-]``,
-  not starting with ``.`` or ``-``.  The names ``prune``, ``list``,
+  not starting with ``.`` or ``-``, not ending in the suffix of a store
+  file (``.sif``, ``.lock``, ``.def``, ``.verified``, ``.unverified``,
+  ``.keep``, ``.build.log``).  The names ``prune``, ``list``,
   ``verify`` and ``point-latest`` are taken by the targets below.
 
   The build runs ``sifstore build``, which stamps a new build
@@ -78,7 +80,8 @@ Commands
 
   ``FROM <layer>``
     The base layer, declared by an earlier ``add_sif_layer()`` call with
-    the same ``ROOT``.  The definition must say ``Bootstrap: localimage``:
+    the same ``ROOT``.  The definition must say ``Bootstrap: localimage``
+    (in its final stage, else in its only such stage):
     the build starts from the base layer's active build, and the locked
     definition names that exact timestamped image.  The layer is rebuilt
     whenever the base layer is.
@@ -91,8 +94,9 @@ Commands
 
   ``RETAIN <n>``
     How many builds the prune step keeps besides the active one and those
-    protected with ``sifstore protect``.  Default: ``images.retain`` of the
-    store's ``config.yaml``, else 10.
+    protected with ``sifstore protect``, 0 to 2147483647.  Default:
+    ``images.retain`` of the store's ``config.yaml`` (where 0 is taken for
+    a mistake and means the default), else 10.
 
   ``VERIFY``
     Rebuild from the locked definition after each build and mark the build
