@@ -330,6 +330,8 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
                                 src.src + "' cannot be resolved (" + src.why +
                                 "): a change to it will not rebuild the layer");
   std::string def_abs = absolute(o.def_path);
+  // The lock records these paths as text: refuse now what it cannot hold.
+  check_fact_text("the definition path", def_abs);
   check_layer_definition(store, o, def_abs);
   std::vector<std::string> builder = split_command_line(o.builder);
   if (builder.empty()) throw Error("empty builder command");
@@ -339,8 +341,6 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   DefFile pinned = pins.empty() ? def : parse_def(registry::pinned_def_text(def, pins), def.path);
   std::map<size_t, Base> stage_images = resolve_stage_images(def);
   std::string build_def = build_def_text(pinned, base, stage_images);
-  // The lock records these paths as text: refuse now what it cannot hold.
-  check_fact_text("the definition path", def_abs);
   if (base) check_fact_text("the base image path", base->exact);
   check_fact_text("the builder command", o.builder);
   // The depfile: what this build reads from the host, known before it runs.
