@@ -58,7 +58,9 @@ Commands
                   [JOB_POOL <pool>])
 
   ``<layer>`` names the image: 1 to 128 characters of ``[A-Za-z0-9._-]``,
-  not starting with ``.`` or ``-``.  The names ``prune``, ``list``,
+  not starting with ``.`` or ``-``, not ending in the suffix of a store
+  file (``.sif``, ``.lock``, ``.def``, ``.verified``, ``.unverified``,
+  ``.keep``, ``.build.log``).  The names ``prune``, ``list``,
   ``verify`` and ``point-latest`` are taken by the targets below.
 
   The build runs ``sifstore build``, which stamps a new build
@@ -78,7 +80,8 @@ Commands
 
   ``FROM <layer>``
     The base layer, declared by an earlier ``add_sif_layer()`` call with
-    the same ``ROOT``.  The definition must say ``Bootstrap: localimage``:
+    the same ``ROOT``.  The definition must say ``Bootstrap: localimage``
+    (in its final stage, else in its only such stage):
     the build starts from the base layer's active build, and the locked
     definition names that exact timestamped image.  The layer is rebuilt
     whenever the base layer is.
@@ -91,8 +94,9 @@ Commands
 
   ``RETAIN <n>``
     How many builds the prune step keeps besides the active one and those
-    protected with ``sifstore protect``.  Default: ``images.retain`` of the
-    store's ``config.yaml``, else 10.
+    protected with ``sifstore protect``, 0 to 2147483647.  Default:
+    ``images.retain`` of the store's ``config.yaml`` (where 0 is taken for
+    a mistake and means the default), else 10.
 
   ``VERIFY``
     Rebuild from the locked definition after each build and mark the build
@@ -368,16 +372,19 @@ function(_sifstore_command_line out)
   set(${out} "${line}" PARENT_SCOPE)
 endfunction()
 
-# The bootstrap agent of the last stage of a definition file, lower-cased
-# ("" when it has no Bootstrap line).
+# The bootstrap agents of the stages of a definition file, in order,
+# lower-cased (empty when it has no Bootstrap line). A quick look only: the
+# def's one parser is core/deffile, which `sifstore build` runs (the base is
+# the final stage when it says localimage, else the only stage that does).
 function(_sifstore_def_bootstrap def out)
   file(STRINGS "${def}" lines REGEX "^[Bb][Oo][Oo][Tt][Ss][Tt][Rr][Aa][Pp][ \t]*:")
-  set(agent "")
+  set(agents "")
   foreach(line IN LISTS lines)
     string(REGEX REPLACE "^[^:]*:[ \t]*([^ \t#]*).*$" "\\1" agent "${line}")
+    string(TOLOWER "${agent}" agent)
+    list(APPEND agents "${agent}")
   endforeach()
-  string(TOLOWER "${agent}" agent)
-  set(${out} "${agent}" PARENT_SCOPE)
+  set(${out} "${agents}" PARENT_SCOPE)
 endfunction()
 
 function(add_sif_layer layer)
@@ -464,6 +471,13 @@ function(add_sif_layer layer)
     message(FATAL_ERROR "${where}: invalid layer name '${layer}': a layer name is 1 to 128 "
       "characters of A-Z a-z 0-9 . _ - and does not start with '.' or '-'")
   endif()
+  # Nor end in the suffix of a store file (core/names: artifact_suffix), or
+  # layer x.sif would be the directory where layer x has its pointer.
+  if(layer MATCHES "(\\.sif|\\.lock|\\.def|\\.verified|\\.unverified|\\.keep|\\.build\\.log)$")
+    message(FATAL_ERROR "${where}: invalid layer name '${layer}': it ends in "
+      "'${CMAKE_MATCH_1}', the suffix of a store file (the latest pointer of another layer or "
+      "a build's artifact would collide with it)")
+  endif()
   # Names used by the all-layer targets.
   set(reserved prune list verify point-latest)
   if(layer IN_LIST reserved)
@@ -506,6 +520,11 @@ function(add_sif_layer layer)
   if(DEFINED arg_RETAIN AND NOT arg_RETAIN MATCHES "^[0-9]+$")
     message(FATAL_ERROR "${where}: RETAIN must be a non-negative integer, got '${arg_RETAIN}'")
   endif()
+  # As `sifstore build --retain` reads it (an int): a larger value would
+  # pass here and fail at build time.
+  if(DEFINED arg_RETAIN AND arg_RETAIN GREATER 2147483647)
+    message(FATAL_ERROR "${where}: RETAIN ${arg_RETAIN} is out of range (0 to 2147483647)")
+  endif()
 
   # FROM
   set(from_args "")
@@ -523,8 +542,9 @@ function(add_sif_layer layer)
       message(FATAL_ERROR "${where}: FROM layer '${arg_FROM}' is in ROOT ${base_root}, this "
         "layer in ROOT ${root}; a layer and its base must share a store")
     endif()
-    _sifstore_def_bootstrap("${def}" agent)
-    if(NOT agent STREQUAL "localimage" AND NOT agent MATCHES "{{")
+    _sifstore_def_bootstrap("${def}" agents)
+    if(NOT "localimage" IN_LIST agents AND NOT agents MATCHES "{{")
+      list(POP_BACK agents agent)
       message(FATAL_ERROR "${where}: with FROM, the DEF must say `Bootstrap: localimage` "
         "(${def} says `Bootstrap: ${agent}`)")
     endif()

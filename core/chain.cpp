@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -12,8 +13,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
+#include "core/check.h"
 #include "core/config.h"
 #include "core/debris.h"
 #include "core/deffile.h"
@@ -72,23 +73,34 @@ std::string builder_version(const std::vector<std::string>& builder) {
 }
 
 // The exact image a build starts from: the active build of --from, or the
-// `From:` of a `Bootstrap: localimage` def with any symlink (such as a
-// latest pointer) resolved. nullopt for other bootstraps.
+// `From:` of the def's base stage (DefFile::base_stage) with any symlink
+// (such as a latest pointer) resolved. nullopt when no stage is a base.
 struct Base {
   std::string exact;      // absolute path of the timestamped image
   std::string depend_on;  // what Ninja should watch: the pointer, or the path as given
 };
 
+// The exact image a `Bootstrap: localimage` stage's `From:` names, with any
+// symlink (such as a latest pointer) resolved.
+Base resolve_image(const DefFile& def, const DefStage& stage) {
+  std::string from = stage.from();
+  if (from.empty())
+    throw Error(def.path + ":" + std::to_string(stage.line) +
+                ": `Bootstrap: localimage` needs a `From:` image");
+  stdfs::path p = from;
+  if (p.is_relative()) p = stdfs::path(def.dir) / p;
+  std::error_code ec;
+  stdfs::path exact = stdfs::canonical(p, ec);
+  if (ec) throw Error(def.path + ": base image " + p.string() + " not found");
+  return Base{exact.string(), p.lexically_normal().string()};
+}
+
 std::optional<Base> resolve_base(const Store& store, const BuildOptions& o, const DefFile& def) {
-  const DefStage& stage = def.final_stage();
-  std::string bootstrap = stage.bootstrap();
-  bool localimage = bootstrap == "localimage";
+  const DefStage* stage = def.base_stage();
   if (o.from_layer) {
     check_layer_name(*o.from_layer);
-    if (!localimage)
-      throw Error(def.path + ": layer '" + o.layer + "' is built FROM '" + *o.from_layer +
-                  "', so its def must say `Bootstrap: localimage` (it says `Bootstrap: " +
-                  bootstrap + "`)");
+    def.require_base_stage("layer '" + o.layer + "' is built FROM '" + *o.from_layer +
+                           "', so its def must say `Bootstrap: localimage`");
     auto ts = store.active_ts(*o.from_layer);
     if (!ts)
       throw Error("base layer '" + *o.from_layer + "' has no active build in " + store.root() +
@@ -99,15 +111,21 @@ std::optional<Base> resolve_base(const Store& store, const BuildOptions& o, cons
       throw Error("base layer '" + *o.from_layer + "' points at a missing build: " + paths.sif);
     return Base{absolute(paths.sif), absolute(paths.pointer)};
   }
-  if (!localimage) return std::nullopt;
-  std::string from = stage.from();
-  if (from.empty()) throw Error(def.path + ": `Bootstrap: localimage` needs a `From:` image");
-  stdfs::path p = from;
-  if (p.is_relative()) p = stdfs::path(def.dir) / p;
-  std::error_code ec;
-  stdfs::path exact = stdfs::canonical(p, ec);
-  if (ec) throw Error(def.path + ": base image " + p.string() + " not found");
-  return Base{exact.string(), p.lexically_normal().string()};
+  if (!stage) return std::nullopt;
+  return resolve_image(def, *stage);
+}
+
+// The other `Bootstrap: localimage` stages of the def (every one but the
+// base stage), by index in def.stages, each resolved to its exact image:
+// the locked def pins them too, so that its rebuild reads the same images
+// and prune keeps them.
+std::map<size_t, Base> resolve_stage_images(const DefFile& def) {
+  std::map<size_t, Base> out;
+  const DefStage* base = def.base_stage();
+  for (size_t i = 0; i < def.stages.size(); ++i)
+    if (def.stages[i].from_local_image() && &def.stages[i] != base)
+      out.emplace(i, resolve_image(def, def.stages[i]));
+  return out;
 }
 
 // From the moment the build def is written, prune of the base layer keeps
@@ -124,28 +142,18 @@ void confirm_base_kept(const Store& store, const BuildOptions& o, const Base& ba
                 " started; nothing was built: run the build again");
 }
 
-// The def handed to the builder: the rough def with the final stage's
-// `From:` replaced by the exact base image.
-std::string build_def_text(const DefFile& def, const std::optional<Base>& base) {
-  if (!base) return def.text;
-  const DefStage& stage = def.final_stage();
-  const DefHeaderEntry* from = stage.find_header("from");
-  size_t first = from ? from->line : stage.line + 1;  // 1-based lines to replace/insert at
-  size_t last = from ? from->end_line : stage.line;   // inclusive; last < first: insert
-  std::istringstream in(def.text);
-  std::ostringstream out;
-  std::string line;
-  bool written = false;
-  for (size_t n = 1; std::getline(in, line); ++n) {
-    if (n == first) {
-      out << "From: " << base->exact << "\n";
-      written = true;
-    }
-    if (n >= first && n <= last) continue;
-    out << line << "\n";
-  }
-  if (!written) out << "From: " << base->exact << "\n";
-  return out.str();
+// The def handed to the builder: the rough def with the base stage's
+// `From:` replaced by the exact base image, and every other localimage
+// stage's by its exact image.
+std::string build_def_text(const DefFile& def, const std::optional<Base>& base,
+                           const std::map<size_t, Base>& others) {
+  std::vector<FromPin> pins;
+  if (base) pins.push_back({def.base_stage(), base->exact});
+  for (const auto& [index, image] : others) pins.push_back({&def.stages[index], image.exact});
+  if (pins.empty()) return def.text;
+  std::string text = pin_froms(def, pins);
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  return text;
 }
 
 // Removes what an unfinished build left, keeping its log for the user.
@@ -323,6 +331,8 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
                                 src.src + "' cannot be resolved (" + src.why +
                                 "): a change to it will not rebuild the layer");
   std::string def_abs = absolute(o.def_path);
+  // The lock records these paths as text: refuse now what it cannot hold.
+  check_fact_text("the definition path", def_abs);
   check_layer_definition(store, o, def_abs);
   std::vector<std::string> builder = split_command_line(o.builder);
   if (builder.empty()) throw Error("empty builder command");
@@ -330,7 +340,30 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   std::optional<Base> base = resolve_base(store, o, def);
   registry::DefPins pins = registry::pin_registry_bases(def, {o.builder_args, o.offline, {}});
   DefFile pinned = pins.empty() ? def : parse_def(registry::pinned_def_text(def, pins), def.path);
-  std::string build_def = build_def_text(pinned, base);
+  std::map<size_t, Base> stage_images = resolve_stage_images(def);
+  std::string build_def = build_def_text(pinned, base, stage_images);
+  if (base) check_fact_text("the base image path", base->exact);
+  check_fact_text("the builder command", o.builder);
+  // The depfile: what this build reads from the host, known before it runs.
+  std::vector<std::string> deps;
+  std::string depfile_target;
+  if (o.depfile) {
+    deps.push_back(def_abs);
+    for (auto& input : def_inputs(rough, o.build_args)) deps.push_back(std::move(input));
+    if (base) deps.push_back(base->depend_on);
+    for (const auto& [index, image] : stage_images) deps.push_back(image.depend_on);
+    depfile_target = o.depfile_target.value_or(absolute(store.paths(o.layer, "").pointer));
+    std::vector<std::string> skipped;
+    depfile_text(depfile_target, deps, &skipped);
+    for (const auto& path : skipped)
+      if (o.warn)
+        o.warn("the depfile cannot name " + path +
+               " (a character Ninja does not read back): a change to it will not rerun the build");
+    std::set<std::string> left_out(skipped.begin(), skipped.end());
+    deps.erase(std::remove_if(deps.begin(), deps.end(),
+                              [&](const std::string& d) { return left_out.count(d) > 0; }),
+               deps.end());
+  }
   int retain = kDefaultRetain;
   std::vector<std::string> warnings;
   if (o.retain) {
@@ -373,6 +406,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
                                             std::to_string(int(p.seconds * 1000)) + " ms)"));
   dir.write_file_atomic(build_def_name(o.layer, ts), build_def);
   if (base) confirm_base_kept(store, o, *base);
+  for (const auto& [index, image] : stage_images) confirm_base_kept(store, o, image);
   std::string partial = absolute(dir.path_of(partial_sif_name(o.layer, ts)));
   run_builder_build(builder, o.builder_args, o.secret_build_args, partial,
                     absolute(dir.path_of(build_def_name(o.layer, ts))), def.dir, log.get(),
@@ -404,6 +438,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   // 4. locked def
   LockedDefOptions ldo;
   if (base) ldo.base = base->exact;
+  for (const auto& [index, image] : stage_images) ldo.stage_images.emplace(index, image.exact);
   ldo.pin_apt = o.pin_apt;
   std::string locked = locked_def_text(pinned, lock, ldo);
   // Tamper evidence: the lock records the locked def's digest, and the log
@@ -413,6 +448,10 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
                              std::to_string(lock.pip.size()) + " pip, " +
                              std::to_string(node_versions(lock.node).size()) +
                              " node packages captured");
+
+  // The depfile, before anything is published: a depfile that cannot be
+  // written fails the build while the store is as it was.
+  if (o.depfile) write_depfile(*o.depfile, depfile_target, deps);
 
   // 5. publish
   {
@@ -441,13 +480,6 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   debug_stop_point("pointed");
   result.pruned = store.prune(o.layer, retain).pruned;
   result.lock = std::move(lock);
-
-  if (o.depfile) {
-    std::vector<std::string> deps = {def_abs};
-    for (auto& input : def_inputs(rough, o.build_args)) deps.push_back(std::move(input));
-    if (base) deps.push_back(base->depend_on);
-    write_depfile(*o.depfile, o.depfile_target.value_or(absolute(result.paths.pointer)), deps);
-  }
 
   // 6. verify
   if (o.verify) {
@@ -487,8 +519,12 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
   auto lock_text = dir->read_file(artifact_name(o.layer, ts, Artifact::kLock));
   if (!lock_text) throw Error("build " + o.layer + "-" + ts + " has no lock: " + paths.lock);
   Lock original = parse_lock(*lock_text, paths.lock);
-  if (!dir->exists(artifact_name(o.layer, ts, Artifact::kDef)))
-    throw Error("build " + o.layer + "-" + ts + " has no locked def: " + paths.def);
+  auto def_text = dir->read_file(artifact_name(o.layer, ts, Artifact::kDef));
+  if (!def_text) throw Error("build " + o.layer + "-" + ts + " has no locked def: " + paths.def);
+  // Said before the builder runs (which would fail with "no such file"),
+  // and the marker is left as it was: nothing was compared.
+  if (auto gone = gone_bases(*def_text, paths.def, original); !gone.empty())
+    throw Error("cannot verify " + o.layer + "-" + ts + ": it " + gone.front());
   // The secrets the build was made with must be given again; no others.
   std::set<std::string> secrets_needed;
   if (auto it = original.facts.find("secret-build-args"); it != original.facts.end())

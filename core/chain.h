@@ -9,11 +9,16 @@
 //                output streams to the terminal and to the build log. With
 //                FROM (or a `Bootstrap: localimage` def), the base is first
 //                resolved to one exact timestamped SIF, which the build and
-//                the locked def both name. A registry base (`Bootstrap:
-//                docker`/`oras`) is first resolved to its digest, which the
-//                build, the lock and the locked def name (core/registry/pin.h).
+//                the locked def both name; so is the `From:` of every other
+//                `Bootstrap: localimage` stage of a multi-stage def. A registry
+//                base (`Bootstrap: docker`/`oras`) is first resolved to its
+//                digest, which the build, the lock and the locked def name
+//                (core/registry/pin.h).
 //   3. capture   the lock of the new image (static by default).
 //   4. lock def  the locked definition (pins applied).
+//      With a depfile, it is composed before the store is touched (a path
+//      it cannot hold is a warning) and written before step 5, so that a
+//      depfile that cannot be written fails the build with nothing published.
 //   5. publish   under the layer lock: the lock, def and rough def are in
 //                place; the SIF is renamed in last, so a visible SIF always
 //                has both. Latest moves to it (`<layer>.lock`, `.def`,
@@ -72,8 +77,10 @@ struct BuildOptions {
   std::optional<std::string> depfile;         // write a Ninja depfile here
   std::optional<std::string> depfile_target;  // default: the latest pointer's path
   int echo_fd = 2;                            // build output also goes here; -1: only the log
-  // Told, before the build starts, of what the user should know: %files
-  // sources that cannot be resolved (the depfile cannot list them).
+  // Called with each warning as soon as it is known, before the builder
+  // runs: %files sources SifStore cannot resolve ("<def>:<line>: ...", the
+  // depfile cannot list them) and paths a depfile cannot hold (a change to
+  // either will not rerun the build). Unset: warnings are dropped.
   std::function<void(const std::string&)> warn;
 };
 

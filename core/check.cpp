@@ -2,10 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <filesystem>
+#include <set>
 
 #include "core/chain.h"
 #include "core/config.h"
+#include "core/deffile.h"
 #include "core/error.h"
 #include "core/image_identity.h"
 #include "core/lockfile.h"
@@ -14,6 +17,37 @@
 #include "core/text.h"
 
 namespace sifstore {
+
+std::vector<std::string> gone_bases(const std::string& locked_def_text,
+                                    const std::string& locked_def_path, const Lock& lock) {
+  namespace stdfs = std::filesystem;
+  std::vector<std::string> paths;
+  try {
+    DefFile def = parse_def(locked_def_text, locked_def_path);
+    for (const DefStage* st : def.local_image_stages())
+      if (!st->from().empty()) paths.push_back(st->from());
+  } catch (const Error&) {
+    // A locked def that does not parse names no base it can show.
+  }
+  if (auto it = lock.facts.find("base-image"); it != lock.facts.end()) paths.push_back(it->second);
+  stdfs::path def_dir;
+  if (auto it = lock.facts.find("def-path"); it != lock.facts.end())
+    def_dir = stdfs::path(it->second).parent_path();
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& from : paths) {
+    stdfs::path p = from;
+    if (p.is_relative() && !def_dir.empty()) p = def_dir / p;
+    p = p.lexically_normal();
+    if (!seen.insert(p.string()).second) continue;
+    struct stat st;
+    if (::stat(p.c_str(), &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) continue;
+    std::string name = p.filename().string();
+    if (name.size() > 4 && ends_with(name, ".sif")) name.resize(name.size() - 4);
+    out.push_back("cannot be rebuilt: its base " + name + " is gone (" + p.string() + ")");
+  }
+  return out;
+}
 
 void check_companions(const Dir& dir, const std::string& layer, const std::string& ts,
                       const std::string& lock_text, const Lock& lock,
@@ -95,6 +129,9 @@ CheckResult check_layer(const Store& store, const std::string& layer,
   }
 
   check_companions(*dir, layer, *ts, *lock_text, lock, r.warnings);
+  if (auto def_text = dir->read_file(artifact_name(layer, *ts, Artifact::kDef)))
+    for (const auto& gone : gone_bases(*def_text, paths.def, lock))
+      r.warnings.push_back(layer + "-" + *ts + " " + gone);
 
   if (dir->exists(artifact_name(layer, *ts, Artifact::kVerified))) {
     r.state = "verified";

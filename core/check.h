@@ -34,6 +34,15 @@ struct CheckResult {
 // lock recorded, and its lock the digest its build log recorded (builds made
 // by other tools record neither and pass). Throws Error naming the changed
 // file; a log that cannot be read adds a warning.
+// The base images a build was made from that are gone (removed outside
+// SifStore: the reference tool's prune, `rm`), so that it cannot be rebuilt
+// (verified) from its locked def: the `From:` of each `Bootstrap:
+// localimage` stage of its locked def, and its lock's base-image fact. Each
+// entry reads "cannot be rebuilt: its base <b>-<ts> is gone (<path>)". A
+// relative `From:` is read against the directory of the lock's def-path.
+std::vector<std::string> gone_bases(const std::string& locked_def_text,
+                                    const std::string& locked_def_path, const Lock& lock);
+
 void check_companions(const Dir& layer_dir, const std::string& layer, const std::string& ts,
                       const std::string& lock_text, const Lock& lock,
                       std::vector<std::string>& warnings);

@@ -39,8 +39,14 @@ Config parse_config(const std::string& text, const std::string& source) {
       cfg.warnings.push_back(source + ": invalid images.retain '" + raw + "'; using default " +
                              std::to_string(kDefaultRetain));
     } else if (value < 1 || value > 1000000) {
+      // As the reference tool reads its config (SPEC §6): a retain below 1
+      // is taken for a mistake. Keeping only the active and protected builds
+      // is asked for explicitly, per command.
       cfg.warnings.push_back(source + ": images.retain=" + raw + " is out of range (1 or more);" +
-                             " using default " + std::to_string(kDefaultRetain));
+                             " using default " + std::to_string(kDefaultRetain) +
+                             (value == 0 ? " (to keep only the active and protected builds, pass "
+                                           "--retain 0 or RETAIN 0)"
+                                         : ""));
     } else {
       cfg.retain = static_cast<int>(value);
     }

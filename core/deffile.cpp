@@ -384,11 +384,82 @@ std::map<std::string, std::string> DefStage::argument_defaults() const {
   return out;
 }
 
+bool DefStage::from_local_image() const { return to_lower(bootstrap()) == "localimage"; }
+
+std::vector<const DefStage*> DefFile::local_image_stages() const {
+  std::vector<const DefStage*> out;
+  for (const auto& st : stages)
+    if (st.from_local_image()) out.push_back(&st);
+  return out;
+}
+
+const DefStage* DefFile::base_stage() const {
+  if (final_stage().from_local_image()) return &final_stage();
+  auto local = local_image_stages();
+  return local.size() == 1 ? local.front() : nullptr;
+}
+
+const DefStage& DefFile::require_base_stage(const std::string& what) const {
+  if (const DefStage* st = base_stage()) return *st;
+  auto local = local_image_stages();
+  if (local.empty())
+    throw Error(path + ": " + what + ", but no stage says `Bootstrap: localimage` (the final " +
+                "stage says `Bootstrap: " + final_stage().bootstrap() + "`)");
+  throw Error(path + ": " + what + ", but the stages at lines " + std::to_string(local[0]->line) +
+              " and " + std::to_string(local[1]->line) +
+              " both bootstrap from a local image and the final stage does not; which one is "
+              "the base is ambiguous");
+}
+
+std::string pin_froms(const DefFile& def, std::vector<FromPin> pins) {
+  for (const auto& pin : pins) {
+    const std::string& image = pin.image;
+    if (image.empty() || image.find_first_of("#\n\r") != std::string::npos ||
+        image.front() == ' ' || image.front() == '\t' || image.back() == ' ' ||
+        image.back() == '\t' || image.back() == '\\')
+      throw Error("cannot write base image path '" + image +
+                  "' into a 'From:' header: it must not hold '#' or a line break, nor start or "
+                  "end with white space or '\\'");
+  }
+  // Raw lines, split at '\n' (a final '\n' gives a final "").
+  std::vector<std::string> lines = split(def.text, '\n');
+  // From the last stage up, so that earlier line numbers stay valid.
+  std::sort(pins.begin(), pins.end(),
+            [](const FromPin& a, const FromPin& b) { return a.stage->line > b.stage->line; });
+  for (const auto& pin : pins) {
+    const DefStage& st = *pin.stage;
+    std::string pinned = "From: " + pin.image;
+    if (const DefHeaderEntry* from = st.find_header("from")) {
+      std::string old = from->value;
+      for (char& c : old)
+        if (c == '\n' || c == '\r') c = ' ';
+      std::vector<std::string> repl = {
+          "# sifstore: From pinned to the exact base build (rough def: " + old + ")", pinned};
+      lines.erase(lines.begin() + static_cast<long>(from->line - 1),
+                  lines.begin() + static_cast<long>(from->end_line));
+      lines.insert(lines.begin() + static_cast<long>(from->line - 1), repl.begin(), repl.end());
+    } else {
+      const DefHeaderEntry* boot = st.find_header("bootstrap");
+      size_t after = boot ? boot->end_line : st.line;
+      std::vector<std::string> repl = {"# sifstore: From added: the exact base build", pinned};
+      lines.insert(lines.begin() + static_cast<long>(after), repl.begin(), repl.end());
+    }
+  }
+  return join(lines, "\n");
+}
+
 DefFile parse_def(std::string_view text, const std::string& path) {
   DefFile def;
   def.path = path;
   def.dir = absolute_dir_of(path);
   def.text = std::string(text);
+  // Apptainer reads bytes: a byte-order mark is part of the first line,
+  // whose "Bootstrap:" it then does not see. Say so, since the mark is
+  // invisible in the line an error would show.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF")
+    throw Error(where(path, 1) +
+                "the file starts with a UTF-8 byte-order mark (bytes EF BB BF), which Apptainer "
+                "reads as part of its first line: save the file without a byte-order mark");
 
   // Lines as Go's bufio.ScanLines gives them: split at '\n', one trailing
   // '\r' dropped, no empty line after a final '\n'.

@@ -34,7 +34,9 @@
 //     %appfiles lines are split at the first space, after dropping any
 //     '#' comment, as Apptainer's SCIF code does.
 //
-// Binary data (a NUL byte) is an Error naming the file and line.
+// Binary data (a NUL byte) is an Error naming the file and line, as is a
+// UTF-8 byte-order mark at the start (Apptainer would read it as part of the
+// first line and not see its "Bootstrap:").
 #pragma once
 
 #include <cstddef>
@@ -94,6 +96,10 @@ struct DefStage {
   std::string bootstrap() const { return header_value("bootstrap"); }
   std::string from() const { return header_value("from"); }
   std::string name() const { return header_value("stage"); }
+  // Whether the stage starts from a local image (`Bootstrap: localimage`,
+  // in any case, as add_sif_layer() reads it): its `From:` names a SIF on
+  // the host.
+  bool from_local_image() const;
   // The defaults of the %arguments sections ("key=value" lines), which
   // fill '{{ key }}' templates unless a --build-arg overrides them.
   std::map<std::string, std::string> argument_defaults() const;
@@ -106,7 +112,35 @@ struct DefFile {
   std::vector<DefStage> stages;  // at least one; back() builds the image
 
   const DefStage& final_stage() const { return stages.back(); }
+
+  // The stages that start from a local image, in file order. Each one's
+  // `From:` is an image a build of this def reads: in a build's locked def,
+  // each pins the base build it names (prune keeps it).
+  std::vector<const DefStage*> local_image_stages() const;
+  // The base of a build, the stage whose `From:` the build chain resolves
+  // to one exact timestamped image (FROM, `lock def --base`): the final
+  // stage when it starts from a local image, else the only stage that does;
+  // nullptr when none does, or several do and the final stage does not.
+  const DefStage* base_stage() const;
+  // base_stage(), or an Error "<path>: <what>, but ..." saying that no
+  // stage says `Bootstrap: localimage`, or which stages make it ambiguous.
+  const DefStage& require_base_stage(const std::string& what) const;
 };
+
+// A `From:` to set in one `Bootstrap: localimage` stage: the exact image
+// (`<root>/<b>/<b>-<ts>.sif`) it starts from.
+struct FromPin {
+  const DefStage* stage = nullptr;  // a stage of the DefFile the pins apply to
+  std::string image;
+};
+// The def's text with each pin applied, every other line kept byte for
+// byte: the stage's `From:` entry (all its continuation lines) is replaced
+// by a comment keeping the old value, "# sifstore: From pinned to the exact
+// base build (rough def: <old>)", and "From: <image>"; a stage without
+// `From:` gets "# sifstore: From added: the exact base build" and the line
+// after its `Bootstrap:` entry. It is an Error when an image path cannot be
+// written into a header (a '#', a line break, white space or '\' at an end).
+std::string pin_froms(const DefFile& def, std::vector<FromPin> pins);
 
 // Parses definition text; `path` names it in errors ("<path>:<line>: ...")
 // and gives the directory relative %files sources resolve against (made

@@ -38,6 +38,11 @@ void check_digests(const Dir& dir, const std::string& layer, const std::string& 
     Lock lock = parse_lock(*text, dir.path_of(lock_name));
     std::vector<std::string> warnings;
     check_companions(dir, layer, ts, *text, lock, warnings);
+    std::string def_name = artifact_name(layer, ts, Artifact::kDef);
+    if (auto def_text = dir.read_file(def_name))
+      for (const auto& gone : gone_bases(*def_text, dir.path_of(def_name), lock))
+        report.findings.push_back(
+            {dir.path_of(artifact_name(layer, ts, Artifact::kSif)), gone, ""});
     auto it = lock.facts.find("image-sha256");
     if (hash_images && it != lock.facts.end()) {
       std::string sif = dir.path_of(artifact_name(layer, ts, Artifact::kSif));
@@ -119,13 +124,21 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
       continue;
     }
     if (live.count(ts)) continue;  // a build in progress
+    // A build log alone is what a failed build keeps for its user.
+    const bool failed_log = f.mask == 1u << static_cast<unsigned>(Artifact::kBuildLog);
     for (Artifact a : kAllArtifacts) {
       if (!f.has(a)) continue;
       std::string name = artifact_name(layer, ts, a);
       std::string action;
       if (repair && dir.unlink(name)) action = "removed";
-      report.findings.push_back({dir.path_of(name), "orphan: no image " +
-                                 artifact_name(layer, ts, Artifact::kSif), action});
+      std::string image = artifact_name(layer, ts, Artifact::kSif);
+      if (failed_log)
+        report.findings.push_back({dir.path_of(name),
+                                   "orphan: the log of a failed build (no image " + image +
+                                       "), kept for reading; fsck --repair removes it",
+                                   action, true});
+      else
+        report.findings.push_back({dir.path_of(name), "orphan: no image " + image, action});
     }
   }
   (void)store;
@@ -241,7 +254,7 @@ void check_companion_pointers(const Store& store, const std::string& layer,
 size_t FsckReport::unrepaired() const {
   size_t n = 0;
   for (const auto& f : findings)
-    if (f.action.empty()) ++n;
+    if (f.action.empty() && !f.note) ++n;
   return n;
 }
 

@@ -5,10 +5,15 @@
 //   - orphan files: a lock, def, rough def, marker or
 //     build log whose image does not exist (and whose
 //     build is not in progress)                          repair: removed
+//     The log of a failed build (a build log alone,
+//     kept on purpose for the user to read) is a note,
+//     not a problem: it does not fail fsck              repair: removed
 //   - builds whose image has no lock or no locked def    reported only
 //   - a locked def or lock changed after the build (the
 //     digests the lock and the build log recorded), and
 //     with hash_images an image changed after the build  reported only
+//   - a build whose base image is gone (check.h:
+//     gone_bases): it cannot be rebuilt                  reported only
 //   - an image name that is not a regular file           reported only
 //   - a layer directory that is a symlink                reported only
 //   - pointers that dangle, or name something that is
@@ -37,13 +42,14 @@ struct FsckFinding {
   std::string path;
   std::string problem;
   std::string action;  // what --repair did ("removed", "pointed at ..."), or "" when nothing
+  bool note = false;   // worth saying, not a problem: never counted as unrepaired
 };
 
 struct FsckReport {
   std::vector<FsckFinding> findings;
   size_t layers = 0;
   size_t builds = 0;
-  size_t unrepaired() const;  // findings without an action
+  size_t unrepaired() const;  // findings without an action, notes aside
 };
 
 struct FsckOptions {

@@ -12,7 +12,11 @@ namespace sifstore {
 LayerLock::LayerLock(const Dir& layer_dir) {
   int fd = ::openat(layer_dir.fd(), kLayerLockFile,
                     O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
-  if (fd < 0) throw system_error("cannot open lock file " + layer_dir.path_of(kLayerLockFile));
+  // Named as the layer's lock (not a lock file of packages): what cannot be
+  // done is changing the layer.
+  if (fd < 0)
+    throw system_error("cannot lock layer " + layer_dir.path() + " (opening its layer lock file " +
+                       kLayerLockFile + ")");
   fd_ = Fd(fd);
   struct flock fl {};
   fl.l_type = F_WRLCK;
@@ -21,7 +25,8 @@ LayerLock::LayerLock(const Dir& layer_dir) {
   fl.l_len = 0;
   while (::fcntl(fd, F_OFD_SETLKW, &fl) != 0) {
     if (errno == EINTR) continue;
-    throw system_error("cannot lock " + layer_dir.path_of(kLayerLockFile));
+    throw system_error("cannot lock layer " + layer_dir.path() + " (its layer lock file " +
+                       kLayerLockFile + ")");
   }
 }
 

@@ -18,43 +18,20 @@ std::string one_line(std::string s) {
   return s;
 }
 
-std::string pin_base(const DefFile& rough, const std::string& base) {
-  std::vector<const DefStage*> local;
-  for (const auto& st : rough.stages)
-    if (st.bootstrap() == "localimage") local.push_back(&st);
-  if (local.empty())
-    throw Error(rough.path + ": a base image was given (--base " + base +
-                ") but no stage says 'Bootstrap: localimage'");
-  if (local.size() > 1)
-    throw Error(rough.path + ": a base image was given (--base " + base + ") but the stages at " +
-                "lines " + std::to_string(local[0]->line) + " and " +
-                std::to_string(local[1]->line) +
-                " both bootstrap from a local image; which one is the base is ambiguous");
-  if (base.empty() || base.find_first_of("#\n\r") != std::string::npos || base.front() == ' ' ||
-      base.front() == '\t' || base.back() == ' ' || base.back() == '\t' || base.back() == '\\')
-    throw Error("cannot write base image path '" + base +
-                "' into a 'From:' header: it must not hold '#' or a line break, nor start or "
-                "end with white space or '\\'");
-
-  const DefStage& st = *local.front();
-  std::vector<std::string> lines = split(rough.text, '\n');
-  std::string pinned = "From: " + base;
-  if (const DefHeaderEntry* from = st.find_header("from")) {
-    // Replace the whole (possibly continued) entry.
-    std::vector<std::string> repl = {
-        "# sifstore: From pinned to the exact base build (rough def: " + one_line(from->value) +
-            ")",
-        pinned};
-    lines.erase(lines.begin() + static_cast<long>(from->line - 1),
-                lines.begin() + static_cast<long>(from->end_line));
-    lines.insert(lines.begin() + static_cast<long>(from->line - 1), repl.begin(), repl.end());
-  } else {
-    const DefHeaderEntry* boot = st.find_header("bootstrap");
-    size_t after = boot ? boot->end_line : st.line;
-    std::vector<std::string> repl = {"# sifstore: From added: the exact base build", pinned};
-    lines.insert(lines.begin() + static_cast<long>(after), repl.begin(), repl.end());
+// The rough text with every localimage stage the options name pinned.
+std::string pin_images(const DefFile& rough, const LockedDefOptions& options) {
+  std::vector<FromPin> pins;
+  if (options.base)
+    pins.push_back(
+        {&rough.require_base_stage("a base image was given (--base " + *options.base + ")"),
+         *options.base});
+  for (const auto& [index, image] : options.stage_images) {
+    if (index >= rough.stages.size() || !rough.stages[index].from_local_image())
+      throw Error(rough.path + ": stage " + std::to_string(index + 1) +
+                  " does not say 'Bootstrap: localimage'; its image cannot be pinned");
+    pins.push_back({&rough.stages[index], image});
   }
-  return join(lines, "\n");
+  return pins.empty() ? rough.text : pin_froms(rough, pins);
 }
 
 // --- the apt scan ------------------------------------------------------------------
@@ -329,8 +306,8 @@ std::string pin_suite(const DefFile& def, const std::string& text, const Lock& l
                 ": cannot pin 'OSVersion: " + os->value +
                 "': the lock names no Debian release (no base-files package with a known major "
                 "version); write the release's codename (e.g. bookworm) instead");
-  // The header lines moved only if pin_base inserted lines before them; it
-  // touches the localimage stage, never a debootstrap one, so find the line
+  // The header lines moved only if pin_images inserted lines before them;
+  // it touches localimage stages, never a debootstrap one, so find the line
   // by its text.
   std::vector<std::string> lines = split(text, '\n');
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -411,7 +388,7 @@ const DefSection* generated_pins(const DefFile& def) {
 
 std::string locked_def_text(const DefFile& rough, const Lock& lock,
                             const LockedDefOptions& options) {
-  bool debootstrap = rough.final_stage().bootstrap() == "debootstrap";
+  bool debootstrap = to_lower(rough.final_stage().bootstrap()) == "debootstrap";
   std::vector<std::string> lines = split(rough.text, '\n');
   // A def locked before: its generated section is replaced, not added to.
   if (const DefSection* old = generated_pins(rough))
@@ -435,7 +412,7 @@ std::string locked_def_text(const DefFile& rough, const Lock& lock,
     lines.push_back("");
   }
   DefFile pinned = parse_def(join(lines, "\n"), rough.path);
-  std::string text = options.base ? pin_base(pinned, *options.base) : pinned.text;
+  std::string text = pin_images(pinned, options);
   if (debootstrap) text = pin_suite(pinned, text, lock);
   return text;
 }

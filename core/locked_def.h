@@ -4,14 +4,18 @@
 //
 // locked_def_text() returns the rough def's text, unchanged but for:
 //
-//   1. With options.base, for the stage that says `Bootstrap: localimage`:
-//      its `From:` line is replaced by `From: <base>` (the exact timestamped
-//      base SIF the build chain resolved, `<root>/<base>/<base>-<ts>.sif`),
-//      preceded by a comment that keeps the rough def's value. A stage
-//      without `From:` gets one after its `Bootstrap:` line. It is an Error
-//      when no stage bootstraps from a local image, or more than one does
-//      (which one would the base be?), or when the path cannot be written
-//      into a header (a '#', a line break, white space at either end).
+//   1. With options.base, for the base stage (DefFile::base_stage: the
+//      final stage when it says `Bootstrap: localimage`, else the only stage
+//      that does): its `From:` line is replaced by `From: <base>` (the exact
+//      timestamped base SIF the build chain resolved,
+//      `<root>/<base>/<base>-<ts>.sif`), preceded by a comment that keeps the
+//      rough def's value. A stage without `From:` gets one after its
+//      `Bootstrap:` line. It is an Error when the def has no base stage (no
+//      stage bootstraps from a local image, or several do and the final one
+//      does not: which one would the base be?), or when the path cannot be
+//      written into a header (a '#', a line break, white space at either end).
+//      With options.stage_images, each other stage named there is pinned
+//      the same way (the build chain resolves every localimage stage).
 //
 //   2. When the final stage says `Bootstrap: debootstrap`, its suite is
 //      pinned: a moving `OSVersion:` (stable, oldstable, oldoldstable,
@@ -56,6 +60,7 @@
 // names and versions Debian's characters (letters, digits, + - . : ~ _).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,8 +71,11 @@
 namespace sifstore {
 
 struct LockedDefOptions {
-  std::optional<std::string> base;  // exact base SIF for `Bootstrap: localimage`
-  bool pin_apt = false;             // pin apt versions too (3. above)
+  std::optional<std::string> base;  // exact base SIF of the base stage (1. above)
+  // The exact images of the other `Bootstrap: localimage` stages, by index
+  // in rough.stages: their `From:` is pinned the same way (1. above).
+  std::map<size_t, std::string> stage_images;
+  bool pin_apt = false;  // pin apt versions too (3. above)
 };
 
 // What the generated pins section writes in the image (it keeps them: they

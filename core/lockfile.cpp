@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <tuple>
@@ -260,6 +261,29 @@ std::optional<CondaLine> split_conda_line(std::string_view line) {
 
 }  // namespace
 
+void check_fact_text(const std::string& what, std::string_view value) {
+  std::string shown;
+  bool bad = false;
+  for (size_t i = 0; i < value.size();) {
+    uint32_t cp;
+    size_t n = value[i] == '\0' ? 0 : decode_utf8(value, i, &cp);
+    if (n == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(value[i]));
+      shown += hex;
+      bad = true;
+      ++i;
+      continue;
+    }
+    shown.append(value.substr(i, n));
+    i += n;
+  }
+  if (bad)
+    throw Error(what + " '" + shown +
+                "' is not UTF-8 text, and a lock records it as text (which must be UTF-8): " +
+                "rename it with UTF-8 characters only");
+}
+
 std::map<std::string, std::string> node_versions(std::string_view npm_json) {
   std::map<std::string, std::string> out;
   bool blank = true;
@@ -450,6 +474,7 @@ std::string format_lock(const Lock& lock) {
   for (const auto& [key, value] : lock.facts) {
     if (!is_fact_key(key)) throw bad("fact key '" + key + "' is not [a-z0-9-]+");
     check_version("fact " + key, value);
+    check_fact_text("fact " + key, value);
     out += "# " + key + ": " + value + "\n";
   }
   if (!lock.rpm.empty()) {

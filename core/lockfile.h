@@ -108,6 +108,13 @@ Lock parse_lock(std::string_view text, const std::string& source);
 // section.
 std::string format_lock(const Lock& lock);
 
+// A fact value must be text a lock can hold: UTF-8 (the reference cannot
+// decode anything else, and parse_lock refuses it) without a NUL. Throws
+// Error "<what> '<value>' is not UTF-8 text ..." otherwise, the value shown
+// with each byte that is not UTF-8 written "\xNN". The build chain checks
+// the paths it records (the definition, the base image) before it starts.
+void check_fact_text(const std::string& what, std::string_view value);
+
 // Reads a lock file by path (following a symlink the user named, never
 // blocking on a FIFO). Throws Error naming the file.
 Lock read_lock_file(const std::string& path);

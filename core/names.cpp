@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace sifstore {
 namespace {
@@ -10,6 +11,15 @@ namespace {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 int two_digits(std::string_view s, size_t pos) { return (s[pos] - '0') * 10 + (s[pos + 1] - '0'); }
+
+// The artifact suffix the layer name ends in, or "".
+std::string_view artifact_suffix_of(std::string_view layer) {
+  for (Artifact a : kAllArtifacts) {
+    std::string_view suffix = artifact_suffix(a);
+    if (ends_with(layer, suffix)) return suffix;
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -20,7 +30,7 @@ bool is_valid_layer_name(std::string_view layer) {
     bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
-  return true;
+  return artifact_suffix_of(layer).empty();
 }
 
 void check_layer_name(std::string_view layer) {
@@ -32,6 +42,11 @@ void check_layer_name(std::string_view layer) {
     why = "it is longer than 128 characters";
   } else if (layer.front() == '.' || layer.front() == '-') {
     why = "it starts with '" + std::string(1, layer.front()) + "'";
+  } else if (std::string_view suffix = artifact_suffix_of(layer); !suffix.empty()) {
+    why = "it ends in '" + std::string(suffix) +
+          "', the suffix of a store file (the latest pointer of layer '" +
+          std::string(layer.substr(0, layer.size() - suffix.size())) +
+          "' or a build's artifact would collide with it)";
   } else {
     why = "it contains a character other than letters, digits, '.', '_' and '-'";
   }

@@ -19,8 +19,11 @@
 namespace sifstore {
 
 // A layer name is 1..128 characters of [A-Za-z0-9._-], not starting with '.'
-// or '-'. It can therefore never name a parent directory, contain a '/', or
-// collide with SifStore's hidden files.
+// or '-', not ending in an artifact suffix (".sif", ".lock", ".def",
+// ".verified", ..., see artifact_suffix). It can therefore never name a
+// parent directory, contain a '/', collide with SifStore's hidden files, or
+// be the name of another layer's pointer (layer `x.sif` would be the
+// directory where layer `x` has its latest pointer).
 bool is_valid_layer_name(std::string_view layer);
 // Throws Error naming the layer and the rule it breaks.
 void check_layer_name(std::string_view layer);

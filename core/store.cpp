@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 
+#include "core/deffile.h"
 #include "core/error.h"
 #include "core/holds.h"
 #include "core/layer_lock.h"
@@ -177,20 +178,22 @@ std::string now_iso() {
   return std::string(buf) + frac;
 }
 
-// The `<ts>` of `base_layer` that a locked def's `From:` header names.
-std::optional<std::string> from_ts_in_def(std::string_view def_text, std::string_view base_layer) {
-  size_t pos = 0;
-  while (pos < def_text.size()) {
-    size_t end = def_text.find('\n', pos);
-    if (end == std::string_view::npos) end = def_text.size();
-    std::string_view line = trim(def_text.substr(pos, end - pos), " \t\r");
-    pos = end + 1;
-    if (!line.empty() && line.front() == '%') break;  // headers end at the first section
-    if (line.size() < 5) continue;
-    if (to_lower(line.substr(0, 5)) != "from:") continue;
-    if (auto ts = ts_from_pointer_target(base_layer, trim(line.substr(5), " \t\r"))) return ts;
+// The `<ts>` of each build of `base_layer` that a def's `Bootstrap:
+// localimage` stages start from (every stage, not only the final one), read
+// through the one def parser. A def that does not parse pins nothing it can
+// show.
+std::vector<std::string> from_ts_in_def(const std::string& def_text, const std::string& def_path,
+                                        std::string_view base_layer) {
+  std::vector<std::string> out;
+  DefFile def;
+  try {
+    def = parse_def(def_text, def_path);
+  } catch (const Error&) {
+    return out;
   }
-  return std::nullopt;
+  for (const DefStage* st : def.local_image_stages())
+    if (auto ts = ts_from_pointer_target(base_layer, st->from())) out.push_back(*ts);
+  return out;
 }
 
 // The root spelled as the reference's pathlib.Path spells it, so that paths
@@ -433,7 +436,8 @@ std::vector<std::string> Store::pinned_by_other_layers(std::string_view layer) c
         return;  // an unreadable def pins nothing it can show
       }
       if (!text) return;
-      if (auto ts = from_ts_in_def(*text, layer)) pinned.push_back(*ts);
+      for (auto& ts : from_ts_in_def(*text, other->path_of(def_name), layer))
+        pinned.push_back(std::move(ts));
     };
     // One scan of the other layer: the locked def of each of its builds (an
     // image beside it) and the def each of its builds in progress handed its

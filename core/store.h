@@ -129,9 +129,11 @@ class Store {
   std::string rollback(std::string_view layer, std::optional<std::string_view> to) const;
 
   // Removes old builds: never the active build, never a `.keep` build, never
-  // a build that a build of another layer was built FROM (its locked def
-  // names the image) or is being built FROM (the def of a build in progress,
-  // `.<layer>-<ts>.build.def`, names it), never a build a job holds (holds.h); of the rest the `retain` newest stay. Removes all seven
+  // a build that a build of another layer was built FROM (a `Bootstrap:
+  // localimage` stage of its locked def, any stage, names the image) or is
+  // being built FROM (the def of a build in progress,
+  // `.<layer>-<ts>.build.def`, names it), never a build a job holds
+  // (holds.h); of the rest the `retain` newest stay. Removes all seven
   // artifact files of each pruned build, the image first (files and symlinks;
   // a directory bearing an artifact's name is left, as the reference does).
   PruneResult prune(std::string_view layer, int retain, bool dry_run = false) const;

@@ -149,7 +149,14 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   o.build_args = key_values(*vm, "build-arg", "build");
   o.secret_build_args = key_values(*vm, "secret-build-arg", "build");
   o.take_over = (*vm)["take-over"].as<bool>();
-  if (vm->count("from")) o.from_layer = (*vm)["from"].as<std::string>();
+  if (vm->count("from")) {
+    o.from_layer = (*vm)["from"].as<std::string>();
+    try {
+      check_layer_name(*o.from_layer);
+    } catch (const Error& e) {
+      throw UsageError(std::string("build: --from: ") + e.what());
+    }
+  }
   if (vm->count("retain")) {
     o.retain = (*vm)["retain"].as<int>();
     if (*o.retain < 0) throw UsageError("build: --retain must be 0 or more");
@@ -337,12 +344,13 @@ int cmd_fsck(Context& ctx, const std::vector<std::string>& args) {
     for (const auto& f : r.findings)
       findings.push_back({{"path", f.path},
                           {"problem", f.problem},
-                          {"action", f.action.empty() ? json(nullptr) : json(f.action)}});
+                          {"action", f.action.empty() ? json(nullptr) : json(f.action)},
+                          {"note", f.note}});
     print_json(ctx.out, {{"layers", r.layers}, {"builds", r.builds}, {"findings", findings}});
   } else {
     for (const auto& f : r.findings)
-      ctx.out << f.path << ": " << f.problem << (f.action.empty() ? "" : " [" + f.action + "]")
-              << "\n";
+      ctx.out << f.path << ": " << (f.note ? "note: " : "") << f.problem
+              << (f.action.empty() ? "" : " [" + f.action + "]") << "\n";
     ctx.out << "sifstore: fsck: " << r.layers << " layers, " << r.builds << " builds, "
             << r.findings.size() << " findings, " << r.unrepaired() << " unrepaired\n";
   }

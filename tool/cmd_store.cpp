@@ -169,11 +169,12 @@ int cmd_prune(Context& ctx, const std::vector<std::string>& args) {
   auto vm = parse_options(ctx, find_command("prune"), d, {"LAYER"}, args);
   if (!vm) return 0;
   std::string layer = layer_arg(*vm);
+  if (vm->count("retain") && (*vm)["retain"].as<int>() < 0)
+    throw UsageError("prune: --retain must be 0 or more");
   auto store = Store::open(ctx.root);
   int retain;
   if (vm->count("retain")) {
     retain = (*vm)["retain"].as<int>();
-    if (retain < 0) throw UsageError("prune: --retain must be 0 or more");
   } else {
     Config cfg = load_config(store.root_dir());
     print_warnings(ctx, cfg);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <ostream>
 
+#include "core/error.h"
+#include "core/names.h"
 #include "core/text.h"
 
 namespace sifstore::tool {
@@ -96,8 +98,14 @@ std::optional<po::variables_map> parse_options(Context& ctx, const Command& cmd,
         vm);
     po::notify(vm);
   } catch (const po::error& e) {
+    std::string hint;
+    const auto* unknown = dynamic_cast<const po::unknown_option*>(&e);
+    if (unknown && (unknown->get_option_name() == "--root" ||
+                    starts_with(unknown->get_option_name(), "--root=")))
+      hint = "; --root is a global option: it goes before the command (sifstore --root DIR " +
+             cmd.name + " ...)";
     throw UsageError(cmd.name + ": " + describe(e, args) + " (usage: sifstore " + cmd.synopsis +
-                     ")");
+                     ")" + hint);
   }
   if (vm.count("help")) {
     ctx.out << "usage: sifstore [--root DIR] " << cmd.synopsis << "\n\n"
@@ -109,6 +117,14 @@ std::optional<po::variables_map> parse_options(Context& ctx, const Command& cmd,
     if (ends_with(name, "?") || ends_with(name, "...")) continue;
     if (!vm.count(name))
       throw UsageError(cmd.name + ": missing " + name + " (usage: sifstore " + cmd.synopsis + ")");
+  }
+  // A LAYER or TS word that no layer or build can have is a bad word on the
+  // command line like any other: a usage error (exit 2), whatever command.
+  try {
+    if (vm.count("LAYER")) check_layer_name(vm["LAYER"].as<std::string>());
+    if (vm.count("TS")) check_ts(vm["TS"].as<std::string>());
+  } catch (const Error& e) {
+    throw UsageError(cmd.name + ": " + e.what());
   }
   return vm;
 }

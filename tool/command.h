@@ -48,7 +48,9 @@ struct CommandRegistration {
 // Parses args against desc with the given positional names, in order: "TS"
 // is required, "TS?" optional, "ARGS..." takes the rest (values are stored
 // under the name without its mark). Prints the command's help and
-// returns nullopt when --help was given. Throws UsageError on bad words.
+// returns nullopt when --help was given. Throws UsageError on bad words,
+// among them a LAYER that is not a valid layer name and a TS that is not a
+// valid <ts> (core/names.h).
 namespace po = boost::program_options;
 std::optional<po::variables_map> parse_options(Context& ctx, const Command& cmd,
                                                po::options_description desc,

@@ -54,6 +54,25 @@ TEST_F(BuildInput, DefWithoutBootstrap) {
   expect_refused(build("base", "post.def"), "post.def:1");
 }
 
+// A byte-order mark is invisible in the line an error shows: it is named.
+TEST_F(BuildInput, DefWithAByteOrderMark) {
+  write_file(t / "bom.def", std::string("\xEF\xBB\xBF") + kBaseDef);
+  expect_refused(build("base", "bom.def"),
+                 "bom.def:1: the file starts with a UTF-8 byte-order mark (bytes EF BB BF)");
+}
+
+// A lock records the def's path as text, which must be UTF-8: a path that
+// is not is refused before anything runs, not written into a lock that
+// `check` then rejects.
+TEST_F(BuildInput, DefPathThatIsNotUtf8) {
+  std::string dir = t / "caf\xe9";
+  write_file(dir + "/base.def", kBaseDef);
+  write_file(dir + "/data/hello.txt", "hello\n");
+  expect_refused(build("base", dir + "/base.def"),
+                 "the definition path '" + t.path() + "/caf\\xe9/base.def' is not UTF-8 text");
+  expect_refused(build("other", dir + "/base.def"), "is not UTF-8 text");
+}
+
 TEST_F(BuildInput, UnknownBaseLayer) {
   write_file(t / "app.def", "Bootstrap: localimage\nFrom: containers/ghost.sif\n");
   expect_refused(build("app", "app.def", {"--from", "ghost"}), "base layer 'ghost'");
@@ -165,6 +184,13 @@ TEST_F(BuildInput, ReadOnlyRoot) {
     GTEST_SKIP() << "cannot remount the store read-only: " << std::strerror(errno);
   expect_refused(build("base"), "Read-only file system");
   expect_refused(build("other"), "Read-only file system");
+  // The layer's own lock (.sifstore-lock), not a package lock file.
+  auto r = cli({"protect", "base", ts1});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(error_line(r), "sifstore: error: cannot lock layer " + root +
+                               "/base (opening its layer lock file .sifstore-lock): "
+                               "Read-only file system")
+      << r.err;
 }
 
 TEST_F(BuildInput, DiskFull) {

@@ -404,6 +404,38 @@ TEST_F(BuildFailure, FailingBuilderLeavesOnlyItsLog) {
   }
 }
 
+// The log a failed build keeps is there for the user to read: fsck notes it
+// and still passes; --repair removes it. An orphan beside it (a lock
+// without its image) is still a problem.
+TEST_F(BuildFailure, FsckNotesAFailedBuildsLogAndPasses) {
+  std::string ts1 = build_ok("base");
+  std::set<std::string> known = new_ts(root + "/base", {});
+  auto r = build("base", "base.def", {}, {"SIFSTORE_STANDIN_FAIL=1"});
+  ASSERT_EQ(r.status, 1) << r.err;
+  auto fresh = new_ts(root + "/base", known);
+  ASSERT_EQ(fresh.size(), 1u);
+  std::string log = artifact("base", *fresh.begin(), "build.log");
+  ASSERT_TRUE(exists(log));
+  r = cli({"fsck"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, log + ": note: orphan: the log of a failed build")) << r.out;
+  EXPECT_TRUE(contains(r.out, " 1 findings, 0 unrepaired")) << r.out;
+  r = cli({"fsck", "--json"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  auto findings = nlohmann::json::parse(r.out).at("findings");
+  ASSERT_EQ(findings.size(), 1u) << r.out;
+  EXPECT_EQ(findings[0].at("note"), true);
+  // A lock without its image is a problem, not a note.
+  write_file(artifact("base", "2026-0101-000000", "lock"), "# scitex-container lock\n");
+  r = cli({"fsck"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  ::unlink(artifact("base", "2026-0101-000000", "lock").c_str());
+  r = cli({"fsck", "--repair"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_FALSE(exists(log));
+  EXPECT_EQ(latest("base"), ts1);
+}
+
 // SIGTERM (or Ctrl-C) while the builder runs: the builder is told, the
 // build gives up cleanly; only its log stays.
 TEST_F(BuildFailure, TerminatedBuildCleansUp) {

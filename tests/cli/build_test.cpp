@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "cli/build_fixture.h"
+#include "core/deffile.h"
 #include "core/lockfile.h"
 
 namespace sifstore::test {
@@ -300,6 +301,55 @@ TEST_F(BuildCli, FromLayerPinsTheExactBaseImage) {
   EXPECT_TRUE(exists(artifact("app", ts, "verified"))) << r.out;
 }
 
+// Every `Bootstrap: localimage` stage is pinned to its exact image, not only
+// the final one: the locked def names each base build, and prune of either
+// base layer keeps the build the app was made from. (The stand-in refuses
+// multi-stage defs; a wrapper hands it the final stage.)
+TEST_F(BuildCli, EveryLocalImageStageIsPinnedAndKept) {
+  std::string wrapper = t / "final-stage-builder";
+  write_file(
+      wrapper,
+      "#!/bin/bash\n"
+      "args=(\"$@\")\n"
+      "if [ \"$1\" = build ]; then\n"
+      "  final=$(mktemp)\n"
+      "  awk 'tolower($0) ~ /^bootstrap:/ {b=\"\"} {b = b $0 \"\\n\"} END {printf \"%s\", b}' "
+      "\"${args[-1]}\" >\"$final\"\n"
+      "  args[-1]=$final\n"
+      "fi\n"
+      "exec " +
+          kStandin + " \"${args[@]}\"\n");
+  ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
+  std::string tools_ts = build_ok("tools");
+  std::string base_ts = build_ok("base");
+  write_file(t / "app.def",
+             "Bootstrap: localimage\nFrom: containers/tools.sif\nStage: one\n\n"
+             "Bootstrap: localimage\nFrom: containers/base.sif\n%post\n    true\n");
+  auto r = cli({"build", "app", "--def", "app.def", "--builder", wrapper, "--json", "--depfile",
+                t / "app.d"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string ts = json::parse(r.out)["ts"];
+  DefFile locked = parse_def(read_file(artifact("app", ts, "def")), "app.def");
+  ASSERT_EQ(locked.stages.size(), 2u);
+  EXPECT_EQ(locked.stages[0].from(), root + "/tools/tools-" + tools_ts + ".sif");
+  EXPECT_EQ(locked.final_stage().from(), root + "/base/base-" + base_ts + ".sif");
+  std::string d = read_file(t / "app.d");
+  EXPECT_TRUE(contains(d, root + "/tools.sif")) << d;
+  EXPECT_TRUE(contains(d, root + "/base.sif")) << d;
+
+  // Newer builds of both bases, then prune each to nothing: the builds the
+  // app was made from stay.
+  build_ok("tools");
+  build_ok("base");
+  EXPECT_EQ(cli({"prune", "tools", "--retain", "0"}).status, 0);
+  EXPECT_EQ(cli({"prune", "base", "--retain", "0"}).status, 0);
+  EXPECT_TRUE(exists(artifact("tools", tools_ts, "sif")));
+  EXPECT_TRUE(exists(artifact("base", base_ts, "sif")));
+  r = cli({"check", "app"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(contains(r.err, "cannot be rebuilt")) << r.err;
+}
+
 TEST_F(BuildCli, DepfileListsDefFilesSourcesAndBasePointer) {
   build_ok("base", "base.def", {"--depfile", t / "base.d"});
   std::string d = read_file(t / "base.d");
@@ -319,6 +369,40 @@ TEST_F(BuildCli, DepfileListsDefFilesSourcesAndBasePointer) {
   EXPECT_TRUE(contains(d, t / "conf/app.conf")) << d;
   EXPECT_TRUE(contains(d, root + "/base.sif")) << d;
   EXPECT_FALSE(contains(d, "/base/base-")) << d;  // the pointer, not the timestamped image
+}
+
+// A %files source SifStore cannot resolve (it needs the shell) is left out
+// of the depfile and said so, naming the def and line, before the builder
+// runs.
+TEST_F(BuildCli, DepfileWarnsAboutAnUnresolvableSource) {
+  // The stand-in copies the source literally: give it a directory named "$D".
+  write_file(t / "$D/x.txt", "x\n");
+  write_file(t / "vars.def", "Bootstrap: scratch\n%files\n    $D/x.txt /x.txt\n");
+  auto r = build("vars", "vars.def", {"--depfile", t / "vars.d"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string warning =
+      "sifstore: warning: vars.def:3: %files source '$D/x.txt' cannot be "
+      "resolved (needs shell expansion ($ or `)): a change to it will not rebuild the layer\n";
+  EXPECT_TRUE(contains(r.err, warning)) << r.err;
+  EXPECT_LT(r.err.find(warning), r.err.find("Starting build")) << r.err;  // before the builder
+  EXPECT_NE(r.err.find("Starting build"), std::string::npos) << r.err;
+  std::string d = read_file(t / "vars.d");
+  EXPECT_TRUE(contains(d, t / "vars.def")) << d;
+  EXPECT_FALSE(contains(d, "x.txt")) << d;
+}
+
+// The depfile is written before the build is published: a depfile that
+// cannot be written fails the build with nothing published and the latest
+// pointer where it was.
+TEST_F(BuildCli, DepfileErrorPublishesNothing) {
+  std::string ts = build_ok("base");
+  auto r = build("base", "base.def", {"--depfile", t / "no/such/dir/base.d"});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(contains(error_line(r), t / "no/such/dir")) << r.err;
+  EXPECT_EQ(builds("base"), std::vector<std::string>{ts});
+  EXPECT_EQ(latest("base"), ts);
+  EXPECT_TRUE(hidden_files("base").empty());
+  expect_every_sif_complete("base");
 }
 
 // `stamp LAYER` reserves its <ts> for the caller, who uses it after sifstore

@@ -658,6 +658,7 @@ TEST(MultiHost, KilledBuildIsLiveElsewhereAndDebrisAtHome) {
   std::string ts;
   for (int i = 0; i < 400 && ts.empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!lexists(layer_dir)) continue;  // the build has not created it yet
     for (const auto& name : list_dir(layer_dir)) {
       const std::string prefix = "." + kLayer + "-";
       if (name.rfind(prefix, 0) == 0 && name.find(".partial.sif") != std::string::npos)

@@ -577,7 +577,9 @@ def run_sifstore(exe: str, root: str, args: list[str], cwd: Path) -> subprocess.
 
 def sif_step(exe: str, case_dir: Path, root: str, op: tuple):
     p = run_sifstore(exe, root, sifstore_cmd(op), case_dir)
-    if p.returncode == 1 and p.stderr.startswith("sifstore: error:"):
+    # A refusal: the operation failed (1) or a word of the command line
+    # cannot name anything (2, a usage error: an invalid timestamp, say).
+    if p.returncode in (1, 2) and p.stderr.startswith("sifstore: error:"):
         return ("error", p.stderr.strip())
     if p.returncode != 0:
         return ("exit", p.returncode, p.stderr.strip())

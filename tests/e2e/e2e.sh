@@ -809,6 +809,14 @@ $body"
   bad "add_sif_layer: the first argument is the layer name, not the keyword DEF" 'add_sif_layer(DEF base.def)'
   bad "add_sif_layer(-base): invalid layer name '-base'" 'add_sif_layer(-base DEF base.def)'
   bad "add_sif_layer(a/b): invalid layer name 'a/b'" 'add_sif_layer(a/b DEF base.def)'
+  # A layer name ending in a store file's suffix (layer x.sif would be where
+  # layer x has its pointer).
+  local suffix
+  for suffix in .sif .lock .def .verified .unverified .keep .build.log .rough.def; do
+    bad "add_sif_layer(x$suffix): invalid layer name 'x$suffix': it ends in '${suffix/.rough/}'" \
+      "add_sif_layer(x$suffix DEF base.def)"
+  done
+  bad "add_sif_layer(base): RETAIN 99999999999999999999 is out of range (0 to 2147483647)" 'add_sif_layer(base DEF base.def RETAIN 99999999999999999999)'
   bad "add_sif_layer(prune): the layer name 'prune' is taken by the target sif-prune" 'add_sif_layer(prune DEF base.def)'
   bad "add_sif_layer(base): layer 'base' is already declared" 'add_sif_layer(base DEF base.def)
 add_sif_layer(base DEF base.def)'

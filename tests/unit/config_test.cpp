@@ -37,6 +37,16 @@ TEST(Config, InvalidRetainFallsBackWithWarning) {
   }
 }
 
+// SPEC §6: retain 0 in config.yaml is taken for a mistake, as the reference
+// tool takes it; the warning says how to ask for it on purpose.
+TEST(Config, RetainZeroSaysHowToAskForItExplicitly) {
+  Config c = parse_config("images:\n  retain: 0\n", "cfg");
+  EXPECT_EQ(c.retain, 10);
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("pass --retain 0 or RETAIN 0"), std::string::npos)
+      << c.warnings[0];
+}
+
 TEST(Config, MalformedIsAnErrorNamingTheFile) {
   try {
     parse_config("images: [unclosed\n", "/s/config.yaml");

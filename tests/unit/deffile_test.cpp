@@ -208,9 +208,44 @@ TEST(DefParse, BadInputNamesFileAndLine) {
             "/defs/x.def:2: section '%appinstall' needs an app"},
            {"Bootstrap: docker\n%files\n  \"\n", "/defs/x.def:3: %files line '\"' names no source"},
            {std::string("Bootstrap: docker\n%post\n\x7f\x00\x01", 27), "/defs/x.def:3: NUL byte"},
+           {"\xEF\xBB\xBF"
+            "Bootstrap: docker\n",
+            "/defs/x.def:1: the file starts with a UTF-8 byte-order mark (bytes EF BB BF)"},
        }) {
     std::string err = parse_error(c.text);
     EXPECT_EQ(err.rfind(c.expect, 0), 0u) << "text: " << c.text << "\nerror: " << err;
+  }
+}
+
+// The base of a build is defined once: the final stage when it starts from
+// a local image (in any case), else the only stage that does.
+TEST(DefStages, BaseStageAndLocalImageStages) {
+  DefFile two = parse_def(
+      "Bootstrap: localimage\nFrom: a.sif\nStage: a\n"
+      "Bootstrap: docker\nFrom: debian\nStage: b\n"
+      "Bootstrap: LocalImage\nFrom: c.sif\n",
+      "/defs/x.def");
+  ASSERT_EQ(two.local_image_stages().size(), 2u);
+  EXPECT_EQ(two.base_stage(), &two.final_stage());
+  DefFile first =
+      parse_def("Bootstrap: localimage\nFrom: a.sif\nStage: a\nBootstrap: docker\nFrom: debian\n",
+                "/defs/x.def");
+  EXPECT_EQ(first.base_stage(), &first.stages[0]);
+  DefFile none = parse_def("Bootstrap: docker\nFrom: debian\n", "/defs/x.def");
+  EXPECT_EQ(none.base_stage(), nullptr);
+  EXPECT_TRUE(none.local_image_stages().empty());
+  DefFile ambiguous = parse_def(
+      "Bootstrap: localimage\nFrom: a.sif\nBootstrap: localimage\nFrom: b.sif\n"
+      "Bootstrap: docker\nFrom: debian\n",
+      "/defs/x.def");
+  EXPECT_EQ(ambiguous.base_stage(), nullptr);
+  try {
+    ambiguous.require_base_stage("FROM base");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/defs/x.def: FROM base, but the stages at lines 1 and 3"),
+              std::string::npos)
+        << e.what();
   }
 }
 

@@ -142,12 +142,35 @@ TEST(LockedDef, PinsAContinuedOrMissingFrom) {
   EXPECT_EQ(back.final_stage().from(), *o.base);
 }
 
+// The base is the final stage when it starts from a local image, even when
+// an earlier stage does too (that stage keeps its own `From:`); else the
+// only stage that does.
+TEST(LockedDef, PinsTheBaseStageOfSeveralLocalImageStages) {
+  LockedDefOptions o;
+  o.base = "/s/b/b-2026-0101-120000.sif";
+  DefFile two = parse_def(
+      "Bootstrap: localimage\nFrom: /s/t/t-2026-0101-000000.sif\nStage: one\n"
+      "Bootstrap: localimage\nFrom: b.sif\n",
+      "two.def");
+  DefFile back = parse_def(locked_def_text(two, Lock(), o), "x.def");
+  EXPECT_EQ(back.stages[0].from(), "/s/t/t-2026-0101-000000.sif");
+  EXPECT_EQ(back.final_stage().from(), *o.base);
+  DefFile first =
+      parse_def("Bootstrap: localimage\nFrom: b.sif\nStage: one\nBootstrap: docker\nFrom: debian\n",
+                "first.def");
+  back = parse_def(locked_def_text(first, Lock(), o), "x.def");
+  EXPECT_EQ(back.stages[0].from(), *o.base);
+  EXPECT_EQ(back.final_stage().from(), "debian");
+}
+
 TEST(LockedDef, BaseErrors) {
   LockedDefOptions o;
   o.base = "/s/b.sif";
   EXPECT_THROW(locked_def_text(parse_def(kRough, "r.def"), Lock(), o), Error);
   DefFile two = parse_def(
-      "Bootstrap: localimage\nFrom: a.sif\nBootstrap: localimage\nFrom: b.sif\n", "two.def");
+      "Bootstrap: localimage\nFrom: a.sif\nBootstrap: localimage\nFrom: b.sif\n"
+      "Bootstrap: docker\nFrom: debian\n",
+      "two.def");
   try {
     locked_def_text(two, Lock(), o);
     FAIL();

@@ -31,6 +31,23 @@ TEST(LayerName, ErrorSaysWhy) {
   EXPECT_NO_THROW(check_layer_name("base"));
 }
 
+// Layer `x.sif` would be the directory where layer `x` has its pointer:
+// every artifact suffix is refused at the end of a name, and said so.
+TEST(LayerName, RejectsArtifactSuffixes) {
+  for (const char* n : {"x.sif", "x.lock", "x.def", "x.verified", "x.unverified", "x.keep",
+                        "x.build.log", "x.rough.def", "a.b.sif"}) {
+    EXPECT_FALSE(is_valid_layer_name(n)) << n;
+    try {
+      check_layer_name(n);
+      ADD_FAILURE() << n << ": no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("ends in '."), std::string::npos) << e.what();
+    }
+  }
+  for (const char* n : {"x.sifx", "sif", "x.log", "x.build", "x-sif", "x.sif.d", "lock"})
+    EXPECT_TRUE(is_valid_layer_name(n)) << n;
+}
+
 TEST(Timestamp, ShapeAndCalendar) {
   EXPECT_TRUE(has_ts_shape("2026-1125-143000"));
   EXPECT_TRUE(is_valid_ts("2026-1125-143000"));

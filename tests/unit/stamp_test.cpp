@@ -94,6 +94,17 @@ TEST(Reserve, SameSecondMovesForward) {
                                       "2026-1125-143003", "2026-1125-143004"}));
 }
 
+// 30 `stamp LAYER` calls in one second hold 30 <ts> for a day, but run
+// ahead of the clock only until it passes them: the next <ts> is the
+// clock's time again 30 seconds later, not a day later.
+TEST(Reserve, StampsRunAheadOnlyUntilTheClockPassesThem) {
+  TempDir t;
+  auto store = Store::open(t.path());
+  for (int i = 0; i < 30; ++i) store.reserve("base", fixed(kNoon), ReservationHolder::kCaller);
+  EXPECT_EQ(store.reserve("base", fixed(kNoon + 1)), "2026-1125-143030");
+  EXPECT_EQ(store.reserve("base", fixed(kNoon + 40)), "2026-1125-143040");
+}
+
 TEST(Reserve, ClockSteppedBackStaysNewer) {
   TempDir t;
   test::make_build(t.path(), "base", "2026-1125-150000");  // a build "in the future"

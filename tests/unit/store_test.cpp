@@ -218,6 +218,39 @@ TEST(Prune, KeepsBaseBuildPinnedByAnotherLayer) {
   EXPECT_TRUE(exists(t / "base/base-2026-0101-000001.sif"));
 }
 
+// Every `Bootstrap: localimage` stage of a retained build's locked def pins
+// the base build it names, not only the first `From:` or the final stage.
+TEST(Prune, KeepsEveryBaseBuildOfAMultiStageLockedDef) {
+  TempDir t;
+  for (auto ts : {kT1, kT2, kT3, kT4}) make_build(t.path(), "base", ts);
+  make_build(t.path(), "tools", kT1);
+  make_build(t.path(), "tools", kT2);
+  make_build(t.path(), "app", kT4, {"sif", "lock"});
+  auto image = [&](const char* layer, const char* ts) {
+    return t.path() + "/" + layer + "/" + layer + "-" + ts + ".sif";
+  };
+  test::write_file(
+      t / "app/app-2026-0101-000004.def",
+      std::string("Bootstrap: docker\nFrom: debian:12\nStage: fetch\n%post\n  true\n") +
+          "Bootstrap: localimage\nFrom: " + image("base", kT1) +
+          "\nStage: one\n%post\n  true\n"
+          "Bootstrap: localimage\nFrom: " +
+          image("tools", kT1) +
+          "\nStage: two\n%files from one\n  /a /a\n"
+          "bootstrap: localimage\n"
+          "# sifstore: From pinned to the exact base build (rough def: base.sif)\n"
+          "From: " +
+          image("base", kT2) + "\n%post\n  true\n");
+  make_pointer(t.path(), "base", std::string("base/base-") + kT4 + ".sif");
+  make_pointer(t.path(), "tools", std::string("tools/tools-") + kT2 + ".sif");
+  auto store = Store::open(t.path());
+  auto r = store.prune("base", 0);
+  EXPECT_EQ(r.pruned, (std::vector<std::string>{kT3}));
+  EXPECT_EQ(r.kept, (std::vector<std::string>{kT4, kT2, kT1}));
+  EXPECT_TRUE(store.prune("tools", 0).pruned.empty());
+  EXPECT_TRUE(exists(t / "tools/tools-2026-0101-000001.sif"));
+}
+
 TEST(Prune, MissingLayerPrunesNothing) {
   TempDir t;
   EXPECT_TRUE(Store::open(t.path()).prune("ghost", 1).pruned.empty());
