@@ -153,7 +153,8 @@ int cmd_inspect(Context& ctx, const std::vector<std::string>& args) {
   if (provenance && prov.is_object()) {
     ctx.out << "\nProvenance (embedded by SifStore):\n";
     std::vector<std::vector<std::string>> lines;
-    for (const auto& [key, value] : nlohmann::ordered_json::parse(*provenance).items()) {
+    const auto ordered = nlohmann::ordered_json::parse(*provenance);
+    for (const auto& [key, value] : ordered.items()) {
       if (key == "sifstore-provenance") continue;
       std::string text = value.is_string() ? value.get<std::string>()
                          : value.is_null() ? "-"
