@@ -56,7 +56,7 @@ std::string provenance_json(const std::string& layer, const std::string& ts, con
 }
 
 uint64_t embed_provenance(const Dir& dir, const std::string& sif_name, const std::string& layer,
-                          const std::string& ts, const Lock& lock, int64_t now) {
+                          const std::string& ts, const Lock& lock, int64_t now, SifWrite how) {
   SbomSubject subject;
   subject.name = layer;
   subject.version = ts;
@@ -71,7 +71,7 @@ uint64_t embed_provenance(const Dir& dir, const std::string& sif_name, const std
       {kSifSbom, kSbomObjectName, cyclonedx_json(subject), kSifSbomCycloneDxJson},
       {kSifGenericJson, kProvenanceObjectName, provenance_json(layer, ts, lock), 0},
       {kSifGeneric, kLockObjectName, format_lock(embedded_lock(lock)), 0}};
-  add_sif_objects(dir, sif_name, objects, now);
+  add_sif_objects(dir, sif_name, objects, now, how);
   uint64_t bytes = 0;
   for (const auto& o : objects) bytes += o.data.size() + kSifDescriptorSize * 0;
   return bytes;
@@ -83,7 +83,7 @@ uint64_t seal_build(const Dir& dir, const std::string& sif_name, const std::stri
   lock.facts["built-by"] = current_user_at_host();
   lock.facts["build-started"] = iso8601_utc(started);
   lock.facts["build-seconds"] = std::to_string(now - started);
-  uint64_t bytes = embed_provenance(dir, sif_name, layer, ts, lock, now);
+  uint64_t bytes = embed_provenance(dir, sif_name, layer, ts, lock, now, SifWrite::kInPlace);
   lock.facts["image-sha256"] = sha256_file(dir.path_of(sif_name));
   return bytes;
 }

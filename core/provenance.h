@@ -27,6 +27,7 @@
 #include "core/fs.h"
 #include "core/lockfile.h"
 #include "core/sif.h"
+#include "core/sif_writer.h"
 
 namespace sifstore {
 
@@ -41,15 +42,18 @@ Lock embedded_lock(const Lock& lock);
 std::string provenance_json(const std::string& layer, const std::string& ts, const Lock& lock);
 
 // Adds the SBOM, provenance and lock objects to the SIF `sif_name` in dir
-// (temporary + rename). `now` is their time. Returns the bytes added to the
-// image. Throws Error (the image is left as it was).
+// (core/sif_writer.h: a temporary renamed over it, or in place for an
+// image nobody sees yet). `now` is their time. Returns the bytes added to
+// the image. Throws Error (a replaced image is left as it was).
 uint64_t embed_provenance(const Dir& dir, const std::string& sif_name, const std::string& layer,
-                          const std::string& ts, const Lock& lock, int64_t now);
+                          const std::string& ts, const Lock& lock, int64_t now,
+                          SifWrite how = SifWrite::kReplace);
 
 // The build chain's publish step, before the lock is written: records who
 // built it, when and for how long (facts built-by, build-started,
 // build-seconds; `started` is the build's start in Unix seconds), embeds
-// the three objects in the unpublished image `sif_name`, and sets the
+// the three objects in the unpublished image `sif_name` (in place: it is
+// the build's hidden partial image), and sets the
 // lock's image-sha256 to the digest of the image as it will be published.
 // Returns the bytes added.
 uint64_t seal_build(const Dir& dir, const std::string& sif_name, const std::string& layer,

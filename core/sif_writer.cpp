@@ -75,7 +75,8 @@ std::string temp_for(const std::string& name) {
 }  // namespace
 
 std::vector<uint32_t> add_sif_objects(const Dir& dir, const std::string& name,
-                                      const std::vector<SifNewObject>& objects, int64_t now) {
+                                      const std::vector<SifNewObject>& objects, int64_t now,
+                                      SifWrite how) {
   const std::string path = dir.path_of(name);
   for (const auto& o : objects)
     if (o.name.size() > 128)
@@ -146,6 +147,21 @@ std::vector<uint32_t> add_sif_objects(const Dir& dir, const std::string& name,
   put_le64(header + 72, now);
   put_le64(header + 80, h.descriptors_free - static_cast<int64_t>(objects.size()));
   put_le64(header + 120, end - h.data_offset);
+
+  const std::string_view header_bytes(reinterpret_cast<const char*>(header), sizeof header);
+  if (how == SifWrite::kInPlace) {
+    Fd out(::openat(dir.fd(), name.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!out) throw system_error("cannot open SIF image " + path + " for writing");
+    // The new data first, synced, then the table and header that name it.
+    write_at(out.get(), static_cast<uint64_t>(data_end), appended, path);
+    if (::ftruncate(out.get(), static_cast<off_t>(end)) != 0)
+      throw system_error("cannot write " + path);
+    if (::fsync(out.get()) != 0) throw system_error("cannot sync " + path);
+    write_at(out.get(), static_cast<uint64_t>(h.descriptors_offset), table, path);
+    write_at(out.get(), 0, header_bytes, path);
+    if (::fsync(out.get()) != 0) throw system_error("cannot sync " + path);
+    return given;
+  }
 
   std::string tmp = temp_for(name);
   Fd out(::openat(dir.fd(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,

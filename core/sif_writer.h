@@ -24,6 +24,15 @@
 // leaves the image as it was (the temporary is removed; a killed process
 // leaves it for fsck as a stale temporary).
 //
+// An image nobody can see yet (the build chain's hidden partial image, which
+// is itself the temporary that publishing renames into place) can be
+// written in place instead (SifWrite::kInPlace): the data is appended and
+// synced, then the table and header are written and synced. This avoids
+// copying the image (for a 512 MiB image it saves seconds and the disk
+// space of a second copy; docs/DESIGN.md#provenance). A failure or kill
+// part way leaves a partial image that the build removes, or that is the
+// debris of a killed build.
+//
 // An image with fewer free descriptor slots than objects to add is an
 // Error, and the image is left alone: SifStore does not rewrite the table
 // with more slots, since that moves every object (and would break the
@@ -55,12 +64,18 @@ struct SifNewObject {
   int32_t sbom_format = 0;  // for kSifSbom
 };
 
+enum class SifWrite {
+  kReplace,  // a temporary copy renamed over the image (atomic)
+  kInPlace,  // the image itself, for an image no reader can see yet
+};
+
 // Adds `objects` to the SIF image `name` in `dir` (never through a symlink),
 // in order, with `now` (Unix seconds) as their creation time and the
 // image's modification time. Returns the IDs given to the objects. Throws
 // Error naming the image when it is not a readable SIF, has too few free
 // descriptor slots, a name is too long, or a write fails.
 std::vector<uint32_t> add_sif_objects(const Dir& dir, const std::string& name,
-                                      const std::vector<SifNewObject>& objects, int64_t now);
+                                      const std::vector<SifNewObject>& objects, int64_t now,
+                                      SifWrite how = SifWrite::kReplace);
 
 }  // namespace sifstore
