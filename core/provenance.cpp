@@ -83,6 +83,9 @@ uint64_t seal_build(const Dir& dir, const std::string& sif_name, const std::stri
   lock.facts["built-by"] = current_user_at_host();
   lock.facts["build-started"] = iso8601_utc(started);
   lock.facts["build-seconds"] = std::to_string(now - started);
+  // What the header says once sealed: `check` needs it to tell an image
+  // signed after the build from a changed one (core/sif_signatures.h).
+  lock.facts["sif-modified-at"] = std::to_string(now);
   uint64_t bytes = embed_provenance(dir, sif_name, layer, ts, lock, now, SifWrite::kInPlace);
   lock.facts["image-sha256"] = sha256_file(dir.path_of(sif_name));
   return bytes;

@@ -164,3 +164,57 @@ TEST_F(Provenance, SbomValidatesAgainstTheCycloneDxSchema) {
 
 }  // namespace
 }  // namespace sifstore::test
+
+namespace sifstore::test {
+namespace {
+
+// Signing after publishing, as `apptainer sign` does: a signature object
+// appended (siftool add --datatype 5). check passes and names it; any other
+// change still fails.
+class SignedAfterBuild : public BuildChainTest {
+ protected:
+  RunResult sign(const std::string& sif) {
+    write_file(t / "sig.bin", std::string(300, 's'));
+    return run({"siftool", "add", sif, t / "sig.bin", "--datatype", "5", "--signentity",
+                "433FE984155206BD962725E20E8713472A879943", "--signhash", "1"});
+  }
+};
+
+TEST_F(SignedAfterBuild, CheckAcceptsAndReportsAnAddedSignature) {
+  if (auto why = sif_tools_missing(); !why.empty()) GTEST_SKIP() << why;
+  std::string ts = build_ok("base");
+  std::string sif = artifact("base", ts, "sif");
+  RunResult s = sign(sif);
+  ASSERT_EQ(s.status, 0) << s.err;
+  RunResult check = cli({"check", "base"});
+  EXPECT_EQ(check.status, 0) << check.err;
+  EXPECT_TRUE(contains(check.err, "was signed after its build: signature object ID")) << check.err;
+  EXPECT_TRUE(contains(check.err, "433FE984155206BD962725E20E8713472A879943")) << check.err;
+  RunResult fsck = cli({"fsck", "--hash-images"});
+  EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
+
+  // A byte of the image changed as well: refused.
+  std::string bytes = read_file(sif);
+  bytes[bytes.size() / 2] ^= 1;
+  write_file(sif, bytes);
+  RunResult bad = cli({"check", "base"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_TRUE(contains(error_line(bad), "changed after it was built")) << bad.err;
+}
+
+TEST_F(SignedAfterBuild, AnyOtherAddedObjectIsAChange) {
+  if (auto why = sif_tools_missing(); !why.empty()) GTEST_SKIP() << why;
+  std::string ts = build_ok("base");
+  std::string sif = artifact("base", ts, "sif");
+  write_file(t / "extra.json", "{}");
+  ASSERT_EQ(run({"siftool", "add", sif, t / "extra.json", "--datatype", "6"}).status, 0);
+  RunResult bad = cli({"check", "base"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_TRUE(contains(error_line(bad), "changed after it was built")) << bad.err;
+  // And a signature on top of it does not make it acceptable.
+  ASSERT_EQ(sign(sif).status, 0);
+  EXPECT_EQ(cli({"check", "base"}).status, 1);
+}
+
+}  // namespace
+}  // namespace sifstore::test
