@@ -455,6 +455,9 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   // The SBOM, provenance and lock go into the image before its digest is
   // taken for the lock (core/provenance.h).
   seal_build(dir, partial_sif_name(o.layer, ts), o.layer, ts, lock, started);
+  if (o.sign)
+    sign_sealed_image(builder, o.sign_keyidx, dir, partial_sif_name(o.layer, ts), log.get(),
+                      o.echo_fd, lock);
   debug_stop_point("sealed");
 
   // The depfile, before anything is published: a depfile that cannot be

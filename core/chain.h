@@ -79,6 +79,10 @@ struct BuildOptions {
   std::optional<std::string> depfile;         // write a Ninja depfile here
   std::optional<std::string> depfile_target;  // default: the latest pointer's path
   int echo_fd = 2;                            // build output also goes here; -1: only the log
+  // Sign the sealed image with `<builder> sign [--keyidx N] <image>` before
+  // it is published, so its digest in the lock is the signed image's.
+  bool sign = false;
+  std::optional<int> sign_keyidx;
   // Called with each warning as soon as it is known, before the builder
   // runs: %files sources SifStore cannot resolve ("<def>:<line>: ...", the
   // depfile cannot list them) and paths a depfile cannot hold (a change to

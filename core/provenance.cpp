@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
+#include "core/process.h"
 #include "core/sbom.h"
 #include "core/sha256.h"
 #include "core/sif_writer.h"
@@ -89,6 +92,27 @@ uint64_t seal_build(const Dir& dir, const std::string& sif_name, const std::stri
   uint64_t bytes = embed_provenance(dir, sif_name, layer, ts, lock, now, SifWrite::kInPlace);
   lock.facts["image-sha256"] = sha256_file(dir.path_of(sif_name));
   return bytes;
+}
+
+void sign_sealed_image(const std::vector<std::string>& builder, std::optional<int> keyidx,
+                       const Dir& dir, const std::string& sif_name, int log_fd, int echo_fd,
+                       Lock& lock) {
+  std::vector<std::string> argv = builder;
+  argv.push_back("sign");
+  if (keyidx) {
+    argv.push_back("--keyidx");
+    argv.push_back(std::to_string(*keyidx));
+  }
+  std::string path = std::filesystem::absolute(dir.path_of(sif_name)).lexically_normal();
+  argv.push_back(path);
+  StreamedRun run = run_streamed(argv, std::filesystem::path(path).parent_path(), log_fd, echo_fd);
+  if (run.interrupted)
+    throw Error("signing " + path + " interrupted (" + run.status.describe() + ")");
+  if (!run.status.ok())
+    throw Error("signing the new image failed: " + builder[0] + " sign " + run.status.describe() +
+                " (nothing was published)");
+  lock.facts["image-sha256"] = sha256_file(path);
+  lock.facts["signed-at-build"] = "yes";
 }
 
 EmbeddedProvenance read_embedded_provenance(const SifImage& image) {

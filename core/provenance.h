@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/fs.h"
 #include "core/lockfile.h"
@@ -58,6 +59,14 @@ uint64_t embed_provenance(const Dir& dir, const std::string& sif_name, const std
 // Returns the bytes added.
 uint64_t seal_build(const Dir& dir, const std::string& sif_name, const std::string& layer,
                     const std::string& ts, Lock& lock, int64_t started);
+
+// `build --sign`: runs `<builder> sign [--keyidx N] <image>` on the sealed,
+// unpublished image `sif_name` in dir (output to log_fd and echo_fd), then
+// sets the lock's image-sha256 to the signed image's digest. A failing
+// sign is an Error (nothing is published).
+void sign_sealed_image(const std::vector<std::string>& builder, std::optional<int> keyidx,
+                       const Dir& dir, const std::string& sif_name, int log_fd, int echo_fd,
+                       Lock& lock);
 
 // The objects SifStore embedded in an image, when present.
 struct EmbeddedProvenance {

@@ -218,3 +218,35 @@ TEST_F(SignedAfterBuild, AnyOtherAddedObjectIsAChange) {
 
 }  // namespace
 }  // namespace sifstore::test
+
+namespace sifstore::test {
+namespace {
+
+// build --sign: the builder signs the sealed image before it is published,
+// so the lock's digest is the signed image's and check passes as is.
+class SignAtBuild : public BuildChainTest {};
+
+TEST_F(SignAtBuild, ThePublishedImageIsSignedAndChecks) {
+  if (auto why = sif_tools_missing(); !why.empty()) GTEST_SKIP() << why;
+  std::string ts = build_ok("base", "base.def", {"--sign", "--keyidx", "3"});
+  ASSERT_FALSE(ts.empty());
+  std::string sif = artifact("base", ts, "sif");
+  RunResult list = run({"siftool", "list", sif});
+  EXPECT_TRUE(contains(list.out, "Signature (SHA-256)")) << list.out;
+  EXPECT_TRUE(contains(list.out, "SBOM (cyclonedx-json)")) << list.out;
+  Lock lock = parse_lock(read_file(artifact("base", ts, "lock")), "lock");
+  EXPECT_EQ(lock.facts["image-sha256"], sha256_file(sif));
+  RunResult check = cli({"check", "base"});
+  EXPECT_EQ(check.status, 0) << check.err;
+  EXPECT_FALSE(contains(check.err, "signed after its build")) << check.err;
+
+  // A signing failure publishes nothing.
+  RunResult failed = build("base", "base.def", {"--sign"}, {"SIFSTORE_STANDIN_SIGN_FAIL=1"});
+  EXPECT_EQ(failed.status, 1);
+  EXPECT_TRUE(contains(error_line(failed), "signing the new image failed")) << failed.err;
+  EXPECT_EQ(builds("base"), std::vector<std::string>{ts});
+  EXPECT_EQ(cli({"build", "base", "--def", "base.def", "--keyidx", "1"}).status, 2);
+}
+
+}  // namespace
+}  // namespace sifstore::test
