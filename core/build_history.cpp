@@ -157,8 +157,10 @@ BuildChanges compare_builds(const Lock& before, const Lock& after) {
   }
   for (const auto& [key, vs] : d.changed) {
     std::string eco(ecosystem_of(key, name));
-    int cmp = eco == "deb" ? compare_deb_versions(vs.first, vs.second)
-                           : compare_release_versions(vs.first, vs.second);
+    // rpm's order is close to dpkg's (segments of digits and letters, '~'
+    // first); conda's to Python's.
+    int cmp = eco == "deb" || eco == "rpm" ? compare_deb_versions(vs.first, vs.second)
+                                           : compare_release_versions(vs.first, vs.second);
     auto kind = cmp < 0   ? PackageChange::kUpgraded
                 : cmp > 0 ? PackageChange::kDowngraded
                           : PackageChange::kChanged;

@@ -59,6 +59,44 @@ std::string npm_purl(std::string_view name, std::string_view version) {
   return version.empty() ? p : p + "@" + purl_encode(version);
 }
 
+std::string rpm_purl(std::string_view distro_id, std::string_view line,
+                     std::string_view distro_version) {
+  size_t eq = line.find('=');
+  std::string_view name = line.substr(0, eq);
+  std::string_view evr = eq == std::string_view::npos ? "" : line.substr(eq + 1);
+  std::string_view arch;
+  if (size_t dot = evr.rfind('.'); dot != std::string_view::npos) {
+    arch = evr.substr(dot + 1);
+    evr = evr.substr(0, dot);
+  }
+  std::string_view epoch;
+  if (size_t colon = evr.find(':'); colon != std::string_view::npos) {
+    epoch = evr.substr(0, colon);
+    evr = evr.substr(colon + 1);
+  }
+  std::string id = distro_id.empty() ? "rpm" : to_lower(distro_id);
+  std::string p = "pkg:rpm/" + purl_encode(id) + "/" + purl_encode(name) + "@" + purl_encode(evr);
+  std::string q;
+  auto add = [&](const std::string& key, std::string_view value) {
+    if (value.empty()) return;
+    q += (q.empty() ? "?" : "&") + key + "=" + purl_encode(value, true);
+  };
+  add("arch", arch);
+  add("epoch", epoch);
+  if (!distro_version.empty()) add("distro", id + "-" + std::string(distro_version));
+  return p + q;
+}
+
+std::string conda_purl(std::string_view name, std::string_view version, std::string_view build,
+                       std::string_view channel) {
+  std::string p = "pkg:conda/" + purl_encode(to_lower(name)) + "@" + purl_encode(version);
+  std::string q;
+  if (!build.empty()) q += "build=" + purl_encode(build, true);
+  if (!channel.empty())
+    q += std::string(q.empty() ? "" : "&") + "channel=" + purl_encode(channel, true);
+  return q.empty() ? p : p + "?" + q;
+}
+
 std::optional<std::string> oci_purl(std::string_view reference, std::string_view tag) {
   std::string_view ref = reference;
   for (std::string_view scheme : {"docker://", "oci://", "library://"})

@@ -6,7 +6,10 @@
 //               image's os-release ID)
 //   Python      pkg:pypi/<PEP 503 name>@<version>
 //   npm         pkg:npm/<name>@<version>, pkg:npm/%40<scope>/<name>@<version>
-//   OCI image   pkg:oci/<name>@sha256%3A<hex>?repository_url=<registry/path>[&tag=<tag>]
+//   RPM         pkg:rpm/<os-release
+//   ID>/<name>@<version>-<release>?arch=<arch>[&epoch=<e>]&distro=<ID>-<VERSION_ID> conda
+//   pkg:conda/<name>@<version>?build=<build>[&channel=<channel>] OCI image
+//   pkg:oci/<name>@sha256%3A<hex>?repository_url=<registry/path>[&tag=<tag>]
 //
 // Each part is percent-encoded as the spec says: everything but ASCII
 // letters, digits and ".-_~" is encoded, except ':' (which the spec leaves
@@ -31,6 +34,11 @@ std::string deb_purl(std::string_view distro_id, std::string_view name, std::str
                      std::string_view arch, std::string_view distro_version);
 std::string pypi_purl(std::string_view name, std::string_view version);
 std::string npm_purl(std::string_view name, std::string_view version);
+// From a lock's [rpm] line "name=[epoch:]version-release.arch".
+std::string rpm_purl(std::string_view distro_id, std::string_view line,
+                     std::string_view distro_version);
+std::string conda_purl(std::string_view name, std::string_view version, std::string_view build,
+                       std::string_view channel);
 
 // The purl of a registry image reference such as
 // "docker://docker.io/library/debian@sha256:<hex>" or

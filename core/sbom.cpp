@@ -51,6 +51,24 @@ std::vector<Package> packages_of(const SbomSubject& s) {
     out.push_back({"pypi", name, version, pypi_purl(name, version), "library"});
   for (const auto& [name, version] : node_versions(s.lock.node))
     out.push_back({"npm", name, version, npm_purl(name, version), "library"});
+  for (const auto& line : s.lock.rpm) {
+    size_t eq = line.find('=');
+    std::string evr = eq == std::string::npos ? "" : line.substr(eq + 1);
+    out.push_back(
+        {"rpm", line.substr(0, eq), evr, rpm_purl(s.os_id, line, s.os_version), "library"});
+  }
+  // conda: version_set() keys "conda:<prefix>:<name>" -> "<version>=<build>[ <channel>]".
+  for (const auto& [key, value] : s.lock.version_set()) {
+    if (!starts_with(key, "conda:")) continue;
+    std::string name = key.substr(key.rfind(':') + 1);
+    std::string version = value.substr(0, value.find('='));
+    std::string rest =
+        value.find('=') == std::string::npos ? "" : value.substr(value.find('=') + 1);
+    std::string build = rest.substr(0, rest.find(' '));
+    std::string channel =
+        rest.find(' ') == std::string::npos ? "" : rest.substr(rest.find(' ') + 1);
+    out.push_back({"conda", name, version, conda_purl(name, version, build, channel), "library"});
+  }
   if (auto it = s.lock.facts.find("base-image"); it != s.lock.facts.end()) {
     std::string tag;
     if (auto t = s.lock.facts.find("base-tag"); t != s.lock.facts.end()) tag = t->second;

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include "core/purl.h"
+
+#include <nlohmann/json.hpp>
+#include <set>
 #include "support/temp_dir.h"
 
 namespace sifstore {
@@ -93,8 +96,51 @@ TEST(Purl, Ecosystems) {
   EXPECT_EQ(oci_purl("ghcr.io/o/img@sha256:ff", "v1"),
             "pkg:oci/img@sha256%3Aff?repository_url=ghcr.io/o/img&tag=v1");
   EXPECT_FALSE(oci_purl("/store/base/base-2026-0101-000000.sif"));
+  EXPECT_EQ(rpm_purl("rocky", "bash=5.1.8-9.el9.x86_64", "9.3"),
+            "pkg:rpm/rocky/bash@5.1.8-9.el9?arch=x86_64&distro=rocky-9.3");
+  EXPECT_EQ(rpm_purl("fedora", "shadow-utils=2:4.14.0-2.fc40.x86_64", "40"),
+            "pkg:rpm/fedora/shadow-utils@4.14.0-2.fc40?arch=x86_64&epoch=2&distro=fedora-40");
+  EXPECT_EQ(conda_purl("numpy", "1.26.4", "py312h8753938_0", "conda-forge"),
+            "pkg:conda/numpy@1.26.4?build=py312h8753938_0&channel=conda-forge");
   EXPECT_EQ(debian_arch("386"), "i386");
   EXPECT_EQ(debian_arch("ppc64le"), "ppc64el");
+}
+
+}  // namespace
+}  // namespace sifstore
+
+#include "core/sbom.h"
+
+namespace sifstore {
+namespace {
+
+// Every ecosystem of a lock becomes components with its purls.
+TEST(Sbom, ComponentsOfEveryEcosystem) {
+  SbomSubject s;
+  s.name = "app";
+  s.version = "2026-0101-000000";
+  s.os_id = "rocky";
+  s.os_version = "9.3";
+  s.arch = "amd64";
+  s.timestamp = "2026-01-01T00:00:00Z";
+  s.lock.rpm = {"bash=5.1.8-9.el9.x86_64"};
+  s.lock.dpkg = {{"libc6", "2.36-9"}};
+  s.lock.pip = {{"pyyaml", "6.0.1"}};
+  s.lock.node = R"({"dependencies": {"@types/node": {"version": "20.1.0"}}})";
+  s.lock.facts["base-image"] = "docker://docker.io/library/rockylinux:9@sha256:ab";
+  auto bom = nlohmann::json::parse(cyclonedx_json(s));
+  std::set<std::string> purls;
+  for (const auto& c : bom["components"])
+    if (c.contains("purl")) purls.insert(c["purl"]);
+  EXPECT_EQ(purls, (std::set<std::string>{
+                       "pkg:rpm/rocky/bash@5.1.8-9.el9?arch=x86_64&distro=rocky-9.3",
+                       "pkg:deb/rocky/libc6@2.36-9?arch=amd64&distro=rocky-9.3",
+                       "pkg:pypi/pyyaml@6.0.1", "pkg:npm/%40types/node@20.1.0",
+                       "pkg:oci/rockylinux@sha256%3Aab?repository_url=docker.io/library/"
+                       "rockylinux&tag=9"}));
+  EXPECT_EQ(cyclonedx_json(s), cyclonedx_json(s));  // deterministic
+  auto spdx = nlohmann::json::parse(spdx_json(s));
+  EXPECT_EQ(spdx["packages"].size(), 1u + 1u + 5u);  // image, OS, five packages
 }
 
 }  // namespace
