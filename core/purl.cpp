@@ -121,6 +121,14 @@ std::optional<std::string> oci_purl(std::string_view reference, std::string_view
   size_t c = p.find("sha256:");
   if (c != std::string::npos) p.replace(c + 6, 1, "%3A");
   p += "?repository_url=" + purl_encode(to_lower(repo), true);
+  // The lock's base-tag is the reference as written ("debian:12",
+  // "docker.io/library/debian:12"): its tag is after the last ':' of the
+  // last path component.
+  if (size_t slash = tag.rfind('/'), colon = tag.rfind(':');
+      colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash))
+    tag = tag.substr(colon + 1);
+  else if (tag.find('/') != std::string_view::npos || tag.find(':') != std::string_view::npos)
+    tag = "";
   std::string_view t = tag.empty() ? tag_in_ref : tag;
   if (!t.empty()) p += "&tag=" + purl_encode(t, true);
   return p;

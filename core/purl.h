@@ -43,8 +43,8 @@ std::string conda_purl(std::string_view name, std::string_view version, std::str
 // The purl of a registry image reference such as
 // "docker://docker.io/library/debian@sha256:<hex>" or
 // "docker.io/library/debian:12@sha256:<hex>"; nullopt when it names no
-// sha256 digest. `tag` (e.g. from the lock's base-tag fact) is added as a
-// qualifier when given.
+// sha256 digest. `tag` (the lock's base-tag fact: a tag, or the reference
+// as written, "docker://debian:12") gives the tag qualifier.
 std::optional<std::string> oci_purl(std::string_view reference, std::string_view tag = "");
 
 }  // namespace sifstore

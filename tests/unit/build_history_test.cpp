@@ -96,6 +96,10 @@ TEST(Purl, Ecosystems) {
   EXPECT_EQ(oci_purl("ghcr.io/o/img@sha256:ff", "v1"),
             "pkg:oci/img@sha256%3Aff?repository_url=ghcr.io/o/img&tag=v1");
   EXPECT_FALSE(oci_purl("/store/base/base-2026-0101-000000.sif"));
+  EXPECT_EQ(oci_purl("docker://docker.io/library/debian@sha256:ab", "docker://debian:12"),
+            "pkg:oci/debian@sha256%3Aab?repository_url=docker.io/library/debian&tag=12");
+  EXPECT_EQ(oci_purl("docker://localhost:5000/x/y@sha256:ab", "localhost:5000/x/y"),
+            "pkg:oci/y@sha256%3Aab?repository_url=localhost:5000/x/y");
   EXPECT_EQ(rpm_purl("rocky", "bash=5.1.8-9.el9.x86_64", "9.3"),
             "pkg:rpm/rocky/bash@5.1.8-9.el9?arch=x86_64&distro=rocky-9.3");
   EXPECT_EQ(rpm_purl("fedora", "shadow-utils=2:4.14.0-2.fc40.x86_64", "40"),
