@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@
 #include "core/locked_def.h"
 #include "core/names.h"
 #include "core/process.h"
+#include "core/provenance.h"
 #include "core/registry/pin.h"
 #include "core/registry/resolve.h"
 #include "core/sha256.h"
@@ -388,6 +390,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   result.paths = store.paths(o.layer, ts);
   if (base) result.base = base->exact;
   BuildCleanup cleanup(dir, o.layer, ts);
+  const int64_t started = static_cast<int64_t>(std::time(nullptr));
   debug_stop_point("reserved");
 
   // 2. build
@@ -448,6 +451,14 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
                              std::to_string(lock.pip.size()) + " pip, " +
                              std::to_string(node_versions(lock.node).size()) +
                              " node packages captured");
+
+  // The SBOM, provenance and lock go into the image before its digest is
+  // taken for the lock (core/provenance.h).
+  seal_build(dir, partial_sif_name(o.layer, ts), o.layer, ts, lock, started);
+  if (o.sign)
+    sign_sealed_image(builder, o.sign_keyidx, dir, partial_sif_name(o.layer, ts), log.get(),
+                      o.echo_fd, lock);
+  debug_stop_point("sealed");
 
   // The depfile, before anything is published: a depfile that cannot be
   // written fails the build while the store is as it was.

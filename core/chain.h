@@ -15,7 +15,9 @@
 //                digest, which the build, the lock and the locked def name
 //                (core/registry/pin.h).
 //   3. capture   the lock of the new image (static by default).
-//   4. lock def  the locked definition (pins applied).
+//   4. lock def  the locked definition (pins applied); then the SBOM,
+//                provenance and lock objects are added to the image and its
+//                sha256 taken for the lock (core/provenance.h).
 //      With a depfile, it is composed before the store is touched (a path
 //      it cannot hold is a warning) and written before step 5, so that a
 //      depfile that cannot be written fails the build with nothing published.
@@ -31,7 +33,7 @@
 // build log; its hidden debris is cleared by the next build or `fsck`.
 //
 // For the kill tests, $SIFSTORE_DEBUG_STOP_AT=<step> makes the process stop
-// itself (SIGSTOP) at one step: reserved, built, captured, publishing
+// itself (SIGSTOP) at one step: reserved, built, captured, sealed, publishing
 // (lock and def written, image not yet renamed), renamed (image visible,
 // reservation not yet released), pointing (inside Store::move_pointers:
 // `.lock` and `.def` moved, `.sif` not yet; interrupts held back), pointed
@@ -77,6 +79,10 @@ struct BuildOptions {
   std::optional<std::string> depfile;         // write a Ninja depfile here
   std::optional<std::string> depfile_target;  // default: the latest pointer's path
   int echo_fd = 2;                            // build output also goes here; -1: only the log
+  // Sign the sealed image with `<builder> sign [--keyidx N] <image>` before
+  // it is published, so its digest in the lock is the signed image's.
+  bool sign = false;
+  std::optional<int> sign_keyidx;
   // Called with each warning as soon as it is known, before the builder
   // runs: %files sources SifStore cannot resolve ("<def>:<line>: ...", the
   // depfile cannot list them) and paths a depfile cannot hold (a change to

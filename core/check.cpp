@@ -14,6 +14,7 @@
 #include "core/lockfile.h"
 #include "core/names.h"
 #include "core/sha256.h"
+#include "core/sif_signatures.h"
 #include "core/text.h"
 
 namespace sifstore {
@@ -121,9 +122,13 @@ CheckResult check_layer(const Store& store, const std::string& layer,
   Lock lock = parse_lock(*lock_text, paths.lock);
   if (auto it = lock.facts.find("image-sha256"); it != lock.facts.end()) {
     std::string actual = image_sha256(*dir, layer, *ts, it->second).sha256;
-    if (actual != it->second)
-      throw Error(paths.sif + " changed after it was built: its sha256 is " + actual +
-                  ", its lock recorded " + it->second);
+    if (actual != it->second) {
+      auto signed_note = signed_after_build(paths.sif, lock);
+      if (!signed_note)
+        throw Error(paths.sif + " changed after it was built: its sha256 is " + actual +
+                    ", its lock recorded " + it->second);
+      r.warnings.push_back(*signed_note);
+    }
   } else {
     r.warnings.push_back(paths.lock + " records no image sha256; the image cannot be checked");
   }

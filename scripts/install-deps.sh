@@ -20,6 +20,8 @@ packages=(
   # pull, umoci to make and unpack test images, htpasswd for basic auth, and
   # busybox-static as the root filesystem of the test images.
   docker-registry skopeo umoci apache2-utils busybox-static
+  # python3-jsonschema and npm (the CycloneDX schemas) check the SBOM output.
+  python3-jsonschema npm
 )
 
 missing=()
@@ -28,12 +30,21 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -ne 0 ]; then
+  echo "sifstore: installing Debian packages: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "sifstore: installing Debian packages: ${missing[*]}"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The official CycloneDX JSON schemas, for the SBOM validation test
+# (scripts/validate-cyclonedx.py): npm's @cyclonedx/cyclonedx-library ships
+# them. Best effort: the test is skipped with a message without them.
+cdx="${XDG_CACHE_HOME:-$HOME/.cache}/sifstore-cyclonedx"
+if [ ! -f "$cdx/node_modules/@cyclonedx/cyclonedx-library/res/schema/bom-1.5.SNAPSHOT.schema.json" ]; then
+  mkdir -p "$cdx"
+  (cd "$cdx" && npm install --silent --no-audit --no-fund @cyclonedx/cyclonedx-library) ||
+    echo "sifstore: warning: could not fetch the CycloneDX schemas (npm); the SBOM schema test will be skipped"
+fi
+

@@ -127,6 +127,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
       "offline", po::bool_switch(),
       "do not resolve registry bases to digests (also: SIFSTORE_OFFLINE=1); the lock says "
       "they are unpinned")(
+      "sign", po::bool_switch(), "sign the image with `<builder> sign` before it is published")(
+      "keyidx", po::value<int>(), "with --sign: the signing key's index (`sign --keyidx N`)")(
       "capture", po::value<std::string>()->default_value("static"), "lock capture: static or exec")(
       "depfile", po::value<std::string>(), "write a Ninja depfile of the build's inputs here")(
       "depfile-target", po::value<std::string>(),
@@ -165,6 +167,12 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   o.pin_apt = (*vm)["pin-apt"].as<bool>();
   const char* offline = std::getenv("SIFSTORE_OFFLINE");
   o.offline = (*vm)["offline"].as<bool>() || (offline && *offline && std::string(offline) != "0");
+  o.sign = (*vm)["sign"].as<bool>();
+  if (vm->count("keyidx")) {
+    if (!o.sign) throw UsageError("build: --keyidx goes with --sign");
+    if ((*vm)["keyidx"].as<int>() < 0) throw UsageError("build: --keyidx must be 0 or more");
+    o.sign_keyidx = (*vm)["keyidx"].as<int>();
+  }
   try {
     o.capture = parse_capture_method((*vm)["capture"].as<std::string>());
   } catch (const Error& e) {

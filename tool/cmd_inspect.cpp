@@ -1,11 +1,13 @@
 // `sifstore inspect SIF [--json]`: a SIF image's global header, its data
 // object descriptors (as `siftool list` shows them, plus names and sizes),
-// the primary system partition and the embedded definition file.
+// the primary system partition, the embedded definition file and the
+// provenance SifStore embedded at build time (core/provenance.h).
 #include <ctime>
 #include <optional>
 #include <ostream>
 
 #include "core/error.h"
+#include "core/provenance.h"
 #include "core/sif.h"
 #include "tool/command.h"
 #include "tool/output.h"
@@ -84,6 +86,8 @@ int cmd_inspect(Context& ctx, const std::vector<std::string>& args) {
   const SifHeader& h = sif.header();
   const SifDescriptor* primary = primary_or_null(sif);
   std::optional<std::string> def = sif.definition();
+  std::optional<std::string> provenance = read_embedded_provenance(sif).provenance;
+  json prov = provenance ? json::parse(*provenance, nullptr, false) : json(nullptr);
 
   if ((*vm)["json"].as<bool>()) {
     json j;
@@ -106,6 +110,7 @@ int cmd_inspect(Context& ctx, const std::vector<std::string>& args) {
     j["descriptors"] = ds;
     j["primary_partition"] = primary ? json(primary->id) : json(nullptr);
     j["definition"] = def ? json(*def) : json(nullptr);
+    j["provenance"] = prov.is_discarded() ? json(*provenance) : prov;
     print_json(ctx.out, j);
     return 0;
   }
@@ -144,6 +149,19 @@ int cmd_inspect(Context& ctx, const std::vector<std::string>& args) {
   if (def) {
     ctx.out << "\nDefinition file (descriptor ID " << sif.find(kSifDeffile)->id << "):\n" << *def;
     if (!def->empty() && def->back() != '\n') ctx.out << "\n";
+  }
+  if (provenance && prov.is_object()) {
+    ctx.out << "\nProvenance (embedded by SifStore):\n";
+    std::vector<std::vector<std::string>> lines;
+    const auto ordered = nlohmann::ordered_json::parse(*provenance);
+    for (const auto& [key, value] : ordered.items()) {
+      if (key == "sifstore-provenance") continue;
+      std::string text = value.is_string() ? value.get<std::string>()
+                         : value.is_null() ? "-"
+                                           : value.dump();
+      lines.push_back({"  " + key + ":", text});
+    }
+    print_table(ctx.out, lines);
   }
   return 0;
 }

@@ -172,6 +172,7 @@ const KillPoint kKillPoints[] = {
      false},
     {"built", {"SIFSTORE_DEBUG_STOP_AT=built"}, true, false, false},
     {"captured", {"SIFSTORE_DEBUG_STOP_AT=captured"}, true, false, false},
+    {"sealed", {"SIFSTORE_DEBUG_STOP_AT=sealed"}, true, false, false},
     {"publishing", {"SIFSTORE_DEBUG_STOP_AT=publishing"}, true, false, false},
     // The last two publish the build (BuildKillDebris leaves them out).
     {"renamed", {"SIFSTORE_DEBUG_STOP_AT=renamed"}, true, false, true},

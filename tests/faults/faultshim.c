@@ -2,7 +2,7 @@
  * fault-injection tests (fault_test.cpp). Linux only.
  *
  * It counts the calls that put data or names on disk: write() to a file
- * descriptor above 2, fsync(), fdatasync(), rename(), renameat(),
+ * descriptor above 2, copy_file_range(), fsync(), fdatasync(), rename(), renameat(),
  * renameat2(), link(), linkat(), symlink(), symlinkat() and open()/openat()
  * with O_CREAT. Environment:
  *
@@ -117,6 +117,13 @@ ssize_t write(int fd, const void* buf, size_t n) {
   REAL(ssize_t, "write", int, const void*, size_t);
   if (fd > 2 && fault("write", NULL, fd)) return -1;
   return real(fd, buf, n);
+}
+
+ssize_t copy_file_range(int in, loff_t* in_off, int out, loff_t* out_off, size_t n,
+                        unsigned flags) {
+  REAL(ssize_t, "copy_file_range", int, loff_t*, int, loff_t*, size_t, unsigned);
+  if (fault("copy_file_range", NULL, out)) return -1;
+  return real(in, in_off, out, out_off, n, flags);
 }
 
 int fsync(int fd) {
