@@ -209,7 +209,7 @@ void bench_capture(const fs::path& dir, int n_dpkg, int n_pip, int n_node, int r
   std::cout << "image: " << img.sif.string() << ", " << fs::file_size(img.sif)
             << " bytes, built in " << seconds(Clock::now() - t0) << " s\n";
 
-  sifstore::Lock lock;
+  sifstore::PackageLock lock;
   auto run_capture = [&]() {
     sifstore::SifImage sif = sifstore::SifImage::open(img.sif.string());
     lock = sifstore::capture_static(sifstore::SquashfsImage::open_primary(sif));
@@ -254,7 +254,8 @@ void bench_capture(const fs::path& dir, int n_dpkg, int n_pip, int n_node, int r
 
   // The whole `lock capture`: the same plus the image's sha256.
   auto a = Clock::now();
-  sifstore::Lock full = sifstore::capture_lock(img.sif.string(), sifstore::CaptureMethod::kStatic);
+  sifstore::PackageLock full =
+      sifstore::capture_lock(img.sif.string(), sifstore::CaptureMethod::kStatic);
   std::printf("capture_lock (with image sha256 of %.1f MB): %.2f ms\n",
               static_cast<double>(fs::file_size(img.sif)) / 1e6, seconds(Clock::now() - a) * 1e3);
 }

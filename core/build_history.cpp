@@ -143,7 +143,7 @@ const char* change_kind_name(PackageChange::Kind k) {
   return "changed";
 }
 
-BuildChanges compare_builds(const Lock& before, const Lock& after) {
+BuildChanges compare_builds(const PackageLock& before, const PackageLock& after) {
   LockDiff d = compare_locks(before, after);
   BuildChanges c;
   std::string name;
@@ -169,7 +169,7 @@ BuildChanges compare_builds(const Lock& before, const Lock& after) {
   std::sort(c.packages.begin(), c.packages.end(), [](const auto& x, const auto& y) {
     return std::tie(x.ecosystem, x.name) < std::tie(y.ecosystem, y.name);
   });
-  auto base_of = [](const Lock& l) {
+  auto base_of = [](const PackageLock& l) {
     auto it = l.facts.find("base-image");
     return it == l.facts.end() ? std::string() : it->second;
   };

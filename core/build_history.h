@@ -35,7 +35,7 @@ struct BuildChanges {
   bool empty() const { return packages.empty() && !base; }
 };
 
-BuildChanges compare_builds(const Lock& before, const Lock& after);
+BuildChanges compare_builds(const PackageLock& before, const PackageLock& after);
 
 // <0, 0, >0 as a is older than, the same as or newer than b.
 int compare_deb_versions(std::string_view a, std::string_view b);

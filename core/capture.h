@@ -16,7 +16,7 @@
 // exactly that through the builder. capture_static() computes the same
 // three outputs without running anything, by reading the image's squashfs
 // in place (core/squashfs.h), and feeds them to the same parsers, so both
-// methods yield the same Lock for the same image.
+// methods yield the same PackageLock for the same image.
 //
 // One file per idea, in core/capture/:
 //

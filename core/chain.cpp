@@ -37,12 +37,6 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-std::string hidden(std::string_view layer, std::string_view ts, std::string_view suffix) {
-  std::string n = ".";
-  n.append(layer).append("-").append(ts).append(suffix);
-  return n;
-}
-
 std::string absolute(const std::string& path) { return stdfs::absolute(path).lexically_normal(); }
 
 void append_line(int fd, const std::string& line) {
@@ -252,7 +246,7 @@ std::optional<std::string> layer_definition(const Store& store, const std::strin
       std::string name = artifact_name(layer, b.ts(), Artifact::kLock);
       auto text = dir->read_file(name);
       if (!text) continue;
-      Lock lock = parse_lock(*text, dir->path_of(name));
+      PackageLock lock = parse_lock(*text, dir->path_of(name));
       if (auto it = lock.facts.find("def-path"); it != lock.facts.end()) return it->second;
     } catch (const Error&) {
       // An unreadable lock says nothing about the owner: look further back.
@@ -280,19 +274,6 @@ void check_layer_definition(const Store& store, const BuildOptions& o, const std
 }
 
 }  // namespace
-
-std::string partial_sif_name(std::string_view layer, std::string_view ts) {
-  return hidden(layer, ts, ".partial.sif");
-}
-std::string partial_log_name(std::string_view layer, std::string_view ts) {
-  return hidden(layer, ts, ".build.log.partial");
-}
-std::string build_def_name(std::string_view layer, std::string_view ts) {
-  return hidden(layer, ts, kBuildDefSuffix);
-}
-std::string verify_sif_name(std::string_view layer, std::string_view ts) {
-  return hidden(layer, ts, ".verify.sif");
-}
 
 BuildResult build_layer(const Store& store, const BuildOptions& o) {
   // Everything that can be checked before the store is touched is checked
@@ -421,7 +402,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   append_line(log.get(), "sifstore: capturing the lock");
   std::vector<std::string> capture_warnings;
   auto hashed = identity_of(dir, partial_sif_name(o.layer, ts));  // before capture hashes it
-  Lock lock = capture_lock(partial, o.capture, o.builder, &capture_warnings);
+  PackageLock lock = capture_lock(partial, o.capture, o.builder, &capture_warnings);
   for (const auto& w : capture_warnings)
     for (int fd : {log.get(), o.echo_fd}) append_line(fd, "sifstore: warning: " + w);
   lock.facts["def-sha256"] = sha256_hex(rough.text);
@@ -529,7 +510,7 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
   auto paths = store.paths(o.layer, ts);
   auto lock_text = dir->read_file(artifact_name(o.layer, ts, Artifact::kLock));
   if (!lock_text) throw Error("build " + o.layer + "-" + ts + " has no lock: " + paths.lock);
-  Lock original = parse_lock(*lock_text, paths.lock);
+  PackageLock original = parse_lock(*lock_text, paths.lock);
   auto def_text = dir->read_file(artifact_name(o.layer, ts, Artifact::kDef));
   if (!def_text) throw Error("build " + o.layer + "-" + ts + " has no locked def: " + paths.def);
   // Said before the builder runs (which would fail with "no such file"),
@@ -594,7 +575,7 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
   append_line(log.get(), "sifstore: round-trip verify of " + o.layer + "-" + ts);
   // Only a completed comparison changes a marker: a rebuild or capture that
   // fails, or is interrupted, leaves the build's marker as it was.
-  Lock rebuilt;
+  PackageLock rebuilt;
   try {
     run_builder_build(builder, builder_args, o.secret_build_args, out, absolute(paths.def), cwd,
                       log.get(), o.echo_fd, "the rebuild from the locked def", paths.build_log);

@@ -98,7 +98,7 @@ struct VerifyResult {
 struct BuildResult {
   std::string ts;
   ArtifactPaths paths;
-  Lock lock;
+  PackageLock lock;
   bool pointed = false;             // latest now names this build
   std::vector<std::string> pruned;  // `<ts>` removed by the prune step
   std::optional<VerifyResult> verify;
@@ -131,11 +131,8 @@ struct VerifyOptions {
 // Error says so.)
 VerifyResult verify_build(const Store& store, const VerifyOptions& options);
 
-// The hidden names of a build in progress, in the layer directory.
-std::string partial_sif_name(std::string_view layer, std::string_view ts);
-std::string partial_log_name(std::string_view layer, std::string_view ts);
-std::string build_def_name(std::string_view layer, std::string_view ts);
-std::string verify_sif_name(std::string_view layer, std::string_view ts);
+// The hidden names of a build in progress (partial_sif_name(), ...) are
+// defined with every other hidden name in core/names.h.
 
 // The build log line that records the digest of the build's lock file:
 // "sifstore: lock-sha256: <hex>".

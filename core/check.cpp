@@ -20,7 +20,7 @@
 namespace sifstore {
 
 std::vector<std::string> gone_bases(const std::string& locked_def_text,
-                                    const std::string& locked_def_path, const Lock& lock) {
+                                    const std::string& locked_def_path, const PackageLock& lock) {
   namespace stdfs = std::filesystem;
   std::vector<std::string> paths;
   try {
@@ -51,7 +51,7 @@ std::vector<std::string> gone_bases(const std::string& locked_def_text,
 }
 
 void check_companions(const Dir& dir, const std::string& layer, const std::string& ts,
-                      const std::string& lock_text, const Lock& lock,
+                      const std::string& lock_text, const PackageLock& lock,
                       std::vector<std::string>& warnings) {
   std::string def_name = artifact_name(layer, ts, Artifact::kDef);
   auto def_text = dir.read_file(def_name);
@@ -119,7 +119,7 @@ CheckResult check_layer(const Store& store, const std::string& layer,
 
   auto lock_text = dir->read_file(artifact_name(layer, *ts, Artifact::kLock));
   if (!lock_text) throw Error("build " + layer + "-" + *ts + " has no lock file " + paths.lock);
-  Lock lock = parse_lock(*lock_text, paths.lock);
+  PackageLock lock = parse_lock(*lock_text, paths.lock);
   if (auto it = lock.facts.find("image-sha256"); it != lock.facts.end()) {
     std::string actual = image_sha256(*dir, layer, *ts, it->second).sha256;
     if (actual != it->second) {

@@ -41,10 +41,10 @@ struct CheckResult {
 // entry reads "cannot be rebuilt: its base <b>-<ts> is gone (<path>)". A
 // relative `From:` is read against the directory of the lock's def-path.
 std::vector<std::string> gone_bases(const std::string& locked_def_text,
-                                    const std::string& locked_def_path, const Lock& lock);
+                                    const std::string& locked_def_path, const PackageLock& lock);
 
 void check_companions(const Dir& layer_dir, const std::string& layer, const std::string& ts,
-                      const std::string& lock_text, const Lock& lock,
+                      const std::string& lock_text, const PackageLock& lock,
                       std::vector<std::string>& warnings);
 
 CheckResult check_layer(const Store& store, const std::string& layer,

@@ -35,12 +35,12 @@ std::vector<Debris> find_debris(const Dir& layer_dir, std::string_view layer) {
       if (older_than(layer_dir, n, 3600)) out.push_back({n, "stale temporary file", ""});
       continue;
     }
-    if (!ends_with(n, ".reserved") || n.size() != hidden_prefix.size() + 16 + 9) continue;
-    std::string ts = n.substr(hidden_prefix.size(), 16);
-    if (!has_ts_shape(ts) || reservation_is_live(layer_dir, n)) continue;
+    auto reserved = parse_hidden_name(layer, n, kReservedSuffix);
+    if (!reserved || reservation_is_live(layer_dir, n)) continue;
+    const std::string& ts = *reserved;
     const std::string why = "left by a killed build of " + std::string(layer) + "-" + ts;
-    for (const std::string& hidden : {partial_sif_name(layer, ts), build_def_name(layer, ts),
-                                      verify_sif_name(layer, ts)}) {
+    for (const std::string& hidden :
+         {partial_sif_name(layer, ts), build_def_name(layer, ts), verify_sif_name(layer, ts)}) {
       if (names.count(hidden)) out.push_back({hidden, why, ""});
     }
     bool published = names.count(artifact_name(layer, ts, Artifact::kSif)) > 0;

@@ -8,14 +8,14 @@
 
 #include "core/check.h"
 #include "core/debris.h"
-#include "core/lockfile.h"
-#include "core/sha256.h"
-#include "core/sif_signatures.h"
 #include "core/error.h"
 #include "core/holds.h"
 #include "core/image_identity.h"
 #include "core/layer_lock.h"
+#include "core/lockfile.h"
 #include "core/names.h"
+#include "core/sha256.h"
+#include "core/sif_signatures.h"
 #include "core/stamp.h"
 #include "core/text.h"
 
@@ -36,7 +36,7 @@ void check_digests(const Dir& dir, const std::string& layer, const std::string& 
   try {
     auto text = dir.read_file(lock_name);
     if (!text) return;
-    Lock lock = parse_lock(*text, dir.path_of(lock_name));
+    PackageLock lock = parse_lock(*text, dir.path_of(lock_name));
     std::vector<std::string> warnings;
     check_companions(dir, layer, ts, *text, lock, warnings);
     std::string def_name = artifact_name(layer, ts, Artifact::kDef);
@@ -49,8 +49,10 @@ void check_digests(const Dir& dir, const std::string& layer, const std::string& 
       std::string sif = dir.path_of(artifact_name(layer, ts, Artifact::kSif));
       std::string actual = image_sha256(dir, layer, ts, it->second, /*force_full=*/true).sha256;
       if (actual != it->second && !signed_after_build(sif, lock))
-        report.findings.push_back({sif, "image changed after it was built: sha256 " + actual +
-                                            ", lock recorded " + it->second, ""});
+        report.findings.push_back(
+            {sif,
+             "image changed after it was built: sha256 " + actual + ", lock recorded " + it->second,
+             ""});
     }
   } catch (const Error& e) {
     report.findings.push_back({dir.path_of(lock_name), e.what(), ""});
@@ -64,15 +66,14 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
   if (repair) lock.emplace(dir);
   auto debris = find_debris(dir, layer);
   for (const auto& d : debris)
-    report.findings.push_back({dir.path_of(d.name), d.why,
-                               repair ? (d.keep_as.empty() ? "removed" : "kept as " + d.keep_as)
-                                      : ""});
+    report.findings.push_back(
+        {dir.path_of(d.name), d.why,
+         repair ? (d.keep_as.empty() ? "removed" : "kept as " + d.keep_as) : ""});
   if (repair) clear_debris(dir, debris);
 
   std::map<std::string, TsFiles> builds;
   std::set<std::string> live;
   std::vector<std::pair<std::string, std::string>> companions;  // (<ts>, hidden file name)
-  const std::string res_prefix = "." + layer + "-";
   for (const auto& e : dir.scan()) {
     if (auto p = parse_artifact_name(layer, e.name)) {
       auto& f = builds[p->ts];
@@ -81,12 +82,12 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
         auto t = e.type == DT_UNKNOWN ? dir.type_of(e.name) : std::optional<mode_t>();
         f.sif_regular = e.type == DT_REG || (t && *t == S_IFREG);
       }
-    } else if (e.name.size() == res_prefix.size() + 25 && starts_with(e.name, res_prefix) &&
-               e.name.compare(e.name.size() - 9, 9, ".reserved") == 0) {
-      live.insert(e.name.substr(res_prefix.size(), 16));
+    } else if (auto reserved = parse_hidden_name(layer, e.name, kReservedSuffix)) {
+      live.insert(*reserved);
     } else {
       for (std::string_view suffix : kHiddenCompanionSuffixes)
-        if (auto ts = parse_hidden_name(layer, e.name, suffix)) companions.emplace_back(*ts, e.name);
+        if (auto ts = parse_hidden_name(layer, e.name, suffix))
+          companions.emplace_back(*ts, e.name);
     }
   }
   // Holds: an orphan without its image, or dead (holds.h).
@@ -110,8 +111,9 @@ void check_layer_dir(const Store& store, const Dir& dir, const std::string& laye
     if (it != builds.end() && it->second.has(Artifact::kSif)) continue;
     std::string action;
     if (repair && dir.unlink(name)) action = "removed";
-    report.findings.push_back(
-        {dir.path_of(name), "orphan: no image " + artifact_name(layer, ts, Artifact::kSif), action});
+    report.findings.push_back({dir.path_of(name),
+                               "orphan: no image " + artifact_name(layer, ts, Artifact::kSif),
+                               action});
   }
   for (const auto& [ts, f] : builds) {
     if (f.has(Artifact::kSif)) {
@@ -175,7 +177,8 @@ std::optional<std::string> check_pointer(const Store& store, const std::string& 
     if (dir) {
       LayerLock lock(*dir);
       for (const auto& b : store.list(layer)) {
-        if (b.lock && b.def && dir->type_of(artifact_name(layer, b.ts, Artifact::kSif)) == S_IFREG) {
+        if (b.lock && b.def &&
+            dir->type_of(artifact_name(layer, b.ts, Artifact::kSif)) == S_IFREG) {
           newest = b.ts;
           break;
         }
@@ -294,8 +297,8 @@ FsckReport fsck(const Store& store, const FsckOptions& options) {
     }
     if (!is_valid_layer_name(e.name)) continue;
     if (e.type == DT_LNK) {
-      report.findings.push_back({root.path_of(e.name),
-                                 "layer directory is a symlink; SifStore never follows it", ""});
+      report.findings.push_back(
+          {root.path_of(e.name), "layer directory is a symlink; SifStore never follows it", ""});
       continue;
     }
     if (e.type != DT_DIR && e.type != DT_UNKNOWN) continue;

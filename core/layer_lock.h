@@ -14,10 +14,9 @@
 #include <string>
 
 #include "core/fs.h"
+#include "core/names.h"  // kLayerLockFile
 
 namespace sifstore {
-
-inline constexpr const char* kLayerLockFile = ".sifstore-lock";
 
 class LayerLock {
  public:

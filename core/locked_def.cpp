@@ -160,7 +160,7 @@ bool is_pep508_name(const std::string& n) {
 
 // --- the generated pins section ---------------------------------------------------
 
-std::vector<std::string> pip_pins(const Lock& lock) {
+std::vector<std::string> pip_pins(const PackageLock& lock) {
   std::vector<std::string> pins;
   for (const auto& [name, ver] : lock.pip) {
     if (ver.empty()) continue;
@@ -184,7 +184,7 @@ bool is_dpkg_word(const std::string& s) {
 }
 
 // name=version of every dpkg package of the lock that has a version.
-std::vector<std::string> dpkg_pins(const Lock& lock) {
+std::vector<std::string> dpkg_pins(const PackageLock& lock) {
   std::vector<std::string> pins;
   for (const auto& [name, version] : lock.dpkg) {
     if (version.empty()) continue;
@@ -196,7 +196,7 @@ std::vector<std::string> dpkg_pins(const Lock& lock) {
   return pins;
 }
 
-std::vector<std::string> pins_section(const Lock& lock, bool apt, bool debootstrap) {
+std::vector<std::string> pins_section(const PackageLock& lock, bool apt, bool debootstrap) {
   std::vector<std::string> pip = pip_pins(lock);
   std::vector<std::string> dpkg = apt || debootstrap ? dpkg_pins(lock) : std::vector<std::string>();
   std::vector<std::string> s = {
@@ -280,7 +280,7 @@ bool is_moving_suite(const std::string& s) {
   return s == "stable" || s == "oldstable" || s == "oldoldstable" || s == "testing";
 }
 
-std::optional<std::string> debian_codename(const Lock& lock) {
+std::optional<std::string> debian_codename(const PackageLock& lock) {
   auto it = lock.dpkg.find("base-files");
   if (it == lock.dpkg.end()) return std::nullopt;
   std::string v = it->second;
@@ -297,7 +297,7 @@ std::optional<std::string> debian_codename(const Lock& lock) {
 
 // text with the final stage's moving OSVersion (stable, testing, ...)
 // replaced by the codename the lock's base-files names.
-std::string pin_suite(const DefFile& def, const std::string& text, const Lock& lock) {
+std::string pin_suite(const DefFile& def, const std::string& text, const PackageLock& lock) {
   const DefHeaderEntry* os = def.final_stage().find_header("osversion");
   if (!os || !is_moving_suite(os->value)) return text;
   auto codename = debian_codename(lock);
@@ -386,7 +386,7 @@ const DefSection* generated_pins(const DefFile& def) {
 
 }  // namespace
 
-std::string locked_def_text(const DefFile& rough, const Lock& lock,
+std::string locked_def_text(const DefFile& rough, const PackageLock& lock,
                             const LockedDefOptions& options) {
   bool debootstrap = to_lower(rough.final_stage().bootstrap()) == "debootstrap";
   std::vector<std::string> lines = split(rough.text, '\n');

@@ -312,7 +312,7 @@ void sort_conda_lines(std::vector<std::string>& lines) {
                    [&](const std::string& a, const std::string& b) { return key(a) < key(b); });
 }
 
-std::map<std::string, std::string> Lock::version_set() const {
+std::map<std::string, std::string> PackageLock::version_set() const {
   std::map<std::string, std::string> merged;
   for (const auto& [name, ver] : pip) merged["pip:" + name] = ver;
   for (const auto& [name, ver] : dpkg) merged["dpkg:" + name] = ver;
@@ -330,9 +330,9 @@ std::map<std::string, std::string> Lock::version_set() const {
   return merged;
 }
 
-Lock parse_lock(std::string_view text, const std::string& source) {
+PackageLock parse_lock(std::string_view text, const std::string& source) {
   check_text(text, source);
-  Lock lock;
+  PackageLock lock;
   std::string section;
   std::map<std::string, size_t> section_line;
   std::map<std::string, size_t> pip_line, dpkg_line, conda_line;
@@ -450,7 +450,7 @@ Lock parse_lock(std::string_view text, const std::string& source) {
   return lock;
 }
 
-std::string format_lock(const Lock& lock) {
+std::string format_lock(const PackageLock& lock) {
   auto bad = [](const std::string& what) { return Error("cannot write lock: " + what); };
   auto check_line = [&](const std::string& kind, const std::string& s) {
     if (has_line_boundary(s)) throw bad(kind + " '" + s + "' holds a line break");
@@ -550,11 +550,11 @@ std::string format_lock(const Lock& lock) {
   return out;
 }
 
-Lock read_lock_file(const std::string& path) {
+PackageLock read_lock_file(const std::string& path) {
   return parse_lock(read_user_file(path, "lock file"), path);
 }
 
-void write_lock_file(const Dir& dir, const std::string& name, const Lock& lock) {
+void write_lock_file(const Dir& dir, const std::string& name, const PackageLock& lock) {
   dir.write_file_atomic(name, format_lock(lock));
 }
 
@@ -580,7 +580,7 @@ std::string LockDiff::summary() const {
   return out;
 }
 
-LockDiff compare_locks(const Lock& a, const Lock& b) {
+LockDiff compare_locks(const PackageLock& a, const PackageLock& b) {
   auto set_a = a.version_set();
   auto set_b = b.version_set();
   LockDiff d;

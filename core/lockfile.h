@@ -60,7 +60,11 @@
 
 namespace sifstore {
 
-struct Lock {
+// The content of a lock file: the package versions installed in one image,
+// per ecosystem, and the `#` facts about the build. (Named PackageLock so it
+// is never read as the layer lock, core/layer_lock.h, that serialises
+// writers of a layer directory.)
+struct PackageLock {
   std::map<std::string, std::string> pip;   // lower-cased name -> version ("" when unpinned)
   std::map<std::string, std::string> dpkg;  // package -> version
   std::string node;                         // raw npm JSON text, "" when none
@@ -81,10 +85,10 @@ struct Lock {
   // " ", in sorted order).
   std::map<std::string, std::string> version_set() const;
 
-  bool operator==(const Lock& o) const {
+  bool operator==(const PackageLock& o) const {
     return pip == o.pip && dpkg == o.dpkg && node == o.node && rpm == o.rpm && facts == o.facts;
   }
-  bool operator!=(const Lock& o) const { return !(*this == o); }
+  bool operator!=(const PackageLock& o) const { return !(*this == o); }
 };
 
 // {name -> version} of the "dependencies" of `npm list -g --json` output;
@@ -98,7 +102,7 @@ std::map<std::string, std::string> node_versions(std::string_view npm_json);
 void sort_conda_lines(std::vector<std::string>& lines);
 
 // Parses lock text; `source` (a path) names it in errors ("<source>:<line>: ...").
-Lock parse_lock(std::string_view text, const std::string& source);
+PackageLock parse_lock(std::string_view text, const std::string& source);
 // Serialises a lock in the reference's layout, facts first as comments
 // (after the "# scitex-container lock" line, in key order). Throws Error when
 // an entry could not be read back as written: a name or version holding a
@@ -106,7 +110,7 @@ Lock parse_lock(std::string_view text, const std::string& source);
 // a dpkg name holding '=', a fact key outside [a-z0-9-] or a fact value with
 // a line break, node text with a line that would read as a comment or a
 // section.
-std::string format_lock(const Lock& lock);
+std::string format_lock(const PackageLock& lock);
 
 // A fact value must be text a lock can hold: UTF-8 (the reference cannot
 // decode anything else, and parse_lock refuses it) without a NUL. Throws
@@ -117,9 +121,9 @@ void check_fact_text(const std::string& what, std::string_view value);
 
 // Reads a lock file by path (following a symlink the user named, never
 // blocking on a FIFO). Throws Error naming the file.
-Lock read_lock_file(const std::string& path);
+PackageLock read_lock_file(const std::string& path);
 // Writes a lock atomically (temporary name, fsync, rename) into dir.
-void write_lock_file(const Dir& dir, const std::string& name, const Lock& lock);
+void write_lock_file(const Dir& dir, const std::string& name, const PackageLock& lock);
 
 // The comparison of two locks' version sets (the round-trip gate).
 struct LockDiff {
@@ -133,6 +137,6 @@ struct LockDiff {
   std::string summary() const;
 };
 
-LockDiff compare_locks(const Lock& a, const Lock& b);
+LockDiff compare_locks(const PackageLock& a, const PackageLock& b);
 
 }  // namespace sifstore

@@ -79,14 +79,22 @@ void check_ts(std::string_view ts) {
 
 std::string_view artifact_suffix(Artifact a) {
   switch (a) {
-    case Artifact::kSif: return ".sif";
-    case Artifact::kLock: return ".lock";
-    case Artifact::kDef: return ".def";
-    case Artifact::kVerified: return ".verified";
-    case Artifact::kUnverified: return ".unverified";
-    case Artifact::kKeep: return ".keep";
-    case Artifact::kBuildLog: return ".build.log";
-    case Artifact::kRoughDef: return ".rough.def";
+    case Artifact::kSif:
+      return ".sif";
+    case Artifact::kLock:
+      return ".lock";
+    case Artifact::kDef:
+      return ".def";
+    case Artifact::kVerified:
+      return ".verified";
+    case Artifact::kUnverified:
+      return ".unverified";
+    case Artifact::kKeep:
+      return ".keep";
+    case Artifact::kBuildLog:
+      return ".build.log";
+    case Artifact::kRoughDef:
+      return ".rough.def";
   }
   return "";
 }
@@ -175,8 +183,7 @@ std::string pointer_target(std::string_view layer, std::string_view ts, Artifact
   return std::string(layer) + "/" + artifact_name(layer, ts, a);
 }
 
-std::optional<std::string> ts_from_pointer_target(std::string_view layer,
-                                                  std::string_view target) {
+std::optional<std::string> ts_from_pointer_target(std::string_view layer, std::string_view target) {
   // Exact relative form: <layer>/<layer>-<ts>.sif
   if (target.size() > layer.size() + 1 && target.compare(0, layer.size(), layer) == 0 &&
       target[layer.size()] == '/') {
@@ -190,6 +197,22 @@ std::optional<std::string> ts_from_pointer_target(std::string_view layer,
   auto parsed = parse_artifact_name(layer, last);
   if (parsed && parsed->artifact == Artifact::kSif) return parsed->ts;
   return std::nullopt;
+}
+
+std::string reservation_name(std::string_view layer, std::string_view ts) {
+  return hidden_name(layer, ts, kReservedSuffix);
+}
+std::string partial_sif_name(std::string_view layer, std::string_view ts) {
+  return hidden_name(layer, ts, kPartialSifSuffix);
+}
+std::string partial_log_name(std::string_view layer, std::string_view ts) {
+  return hidden_name(layer, ts, kPartialLogSuffix);
+}
+std::string build_def_name(std::string_view layer, std::string_view ts) {
+  return hidden_name(layer, ts, kBuildDefSuffix);
+}
+std::string verify_sif_name(std::string_view layer, std::string_view ts) {
+  return hidden_name(layer, ts, kVerifySifSuffix);
 }
 
 }  // namespace sifstore

@@ -54,9 +54,35 @@ std::string_view artifact_suffix(Artifact a);
 // "<layer>-<ts><suffix>", the file name inside the layer directory.
 std::string artifact_name(std::string_view layer, std::string_view ts, Artifact a);
 
-// The suffix of ".<layer>-<ts>.build.def", the def a build in progress hands
-// its builder (its `From:` is the exact base image: prune keeps that base).
+// SifStore's hidden files. Every name SifStore gives a file the reference
+// tool must not see is defined here, and nowhere else.
+//
+// In the store root and in each layer directory:
+//   .sifstore-timebase   the store's time base, "utc" or "local" (core/stamp.h)
+//   .sifstore-lock       the layer lock a writer holds (core/layer_lock.h)
+inline constexpr const char* kTimeBaseFile = ".sifstore-timebase";
+inline constexpr const char* kLayerLockFile = ".sifstore-lock";
+
+// A build in progress, ".<layer>-<ts><suffix>" in its layer directory
+// (core/chain.h; what a killed build leaves is cleared by core/debris.h):
+//   .reserved             the <ts> is taken: who holds it, since when
+//   .partial.sif          the image being built (published by a rename)
+//   .build.log.partial    its build log
+//   .build.def            the def handed to the builder (its `From:` is the
+//                         exact base image: prune keeps that base)
+//   .verify.sif           a verify's rebuild (older SifStore; a verify now
+//                         rebuilds into the .partial.sif of its own <ts>)
+inline constexpr std::string_view kReservedSuffix = ".reserved";
+inline constexpr std::string_view kPartialSifSuffix = ".partial.sif";
+inline constexpr std::string_view kPartialLogSuffix = ".build.log.partial";
 inline constexpr std::string_view kBuildDefSuffix = ".build.def";
+inline constexpr std::string_view kVerifySifSuffix = ".verify.sif";
+
+std::string reservation_name(std::string_view layer, std::string_view ts);
+std::string partial_sif_name(std::string_view layer, std::string_view ts);
+std::string partial_log_name(std::string_view layer, std::string_view ts);
+std::string build_def_name(std::string_view layer, std::string_view ts);
+std::string verify_sif_name(std::string_view layer, std::string_view ts);
 
 // SifStore's own hidden companions of a build, ".<layer>-<ts><suffix>": the
 // reference tool's globs (`<layer>-*.sif`) never see them. They belong to

@@ -17,20 +17,21 @@
 namespace sifstore {
 namespace {
 
-std::string fact(const Lock& lock, const std::string& key) {
+std::string fact(const PackageLock& lock, const std::string& key) {
   auto it = lock.facts.find(key);
   return it == lock.facts.end() ? "" : it->second;
 }
 
 }  // namespace
 
-Lock embedded_lock(const Lock& lock) {
-  Lock l = lock;
+PackageLock embedded_lock(const PackageLock& lock) {
+  PackageLock l = lock;
   l.facts.erase("image-sha256");
   return l;
 }
 
-std::string provenance_json(const std::string& layer, const std::string& ts, const Lock& lock) {
+std::string provenance_json(const std::string& layer, const std::string& ts,
+                            const PackageLock& lock) {
   nlohmann::ordered_json j;
   auto opt = [&](const std::string& key) {
     std::string v = fact(lock, key);
@@ -59,7 +60,8 @@ std::string provenance_json(const std::string& layer, const std::string& ts, con
 }
 
 uint64_t embed_provenance(const Dir& dir, const std::string& sif_name, const std::string& layer,
-                          const std::string& ts, const Lock& lock, int64_t now, SifWrite how) {
+                          const std::string& ts, const PackageLock& lock, int64_t now,
+                          SifWrite how) {
   SbomSubject subject;
   subject.name = layer;
   subject.version = ts;
@@ -81,7 +83,7 @@ uint64_t embed_provenance(const Dir& dir, const std::string& sif_name, const std
 }
 
 uint64_t seal_build(const Dir& dir, const std::string& sif_name, const std::string& layer,
-                    const std::string& ts, Lock& lock, int64_t started) {
+                    const std::string& ts, PackageLock& lock, int64_t started) {
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   lock.facts["built-by"] = current_user_at_host();
   lock.facts["build-started"] = iso8601_utc(started);
@@ -96,7 +98,7 @@ uint64_t seal_build(const Dir& dir, const std::string& sif_name, const std::stri
 
 void sign_sealed_image(const std::vector<std::string>& builder, std::optional<int> keyidx,
                        const Dir& dir, const std::string& sif_name, int log_fd, int echo_fd,
-                       Lock& lock) {
+                       PackageLock& lock) {
   std::vector<std::string> argv = builder;
   argv.push_back("sign");
   if (keyidx) {

@@ -37,17 +37,18 @@ inline constexpr const char* kProvenanceObjectName = "sifstore-provenance.json";
 inline constexpr const char* kLockObjectName = "sifstore.lock";
 
 // The lock as embedded: every fact but image-sha256.
-Lock embedded_lock(const Lock& lock);
+PackageLock embedded_lock(const PackageLock& lock);
 
 // The provenance JSON of a build from its lock's facts.
-std::string provenance_json(const std::string& layer, const std::string& ts, const Lock& lock);
+std::string provenance_json(const std::string& layer, const std::string& ts,
+                            const PackageLock& lock);
 
 // Adds the SBOM, provenance and lock objects to the SIF `sif_name` in dir
 // (core/sif_writer.h: a temporary renamed over it, or in place for an
 // image nobody sees yet). `now` is their time. Returns the bytes added to
 // the image. Throws Error (a replaced image is left as it was).
 uint64_t embed_provenance(const Dir& dir, const std::string& sif_name, const std::string& layer,
-                          const std::string& ts, const Lock& lock, int64_t now,
+                          const std::string& ts, const PackageLock& lock, int64_t now,
                           SifWrite how = SifWrite::kReplace);
 
 // The build chain's publish step, before the lock is written: records who
@@ -58,7 +59,7 @@ uint64_t embed_provenance(const Dir& dir, const std::string& sif_name, const std
 // lock's image-sha256 to the digest of the image as it will be published.
 // Returns the bytes added.
 uint64_t seal_build(const Dir& dir, const std::string& sif_name, const std::string& layer,
-                    const std::string& ts, Lock& lock, int64_t started);
+                    const std::string& ts, PackageLock& lock, int64_t started);
 
 // `build --sign`: runs `<builder> sign [--keyidx N] <image>` on the sealed,
 // unpublished image `sif_name` in dir (output to log_fd and echo_fd), then
@@ -66,7 +67,7 @@ uint64_t seal_build(const Dir& dir, const std::string& sif_name, const std::stri
 // sign is an Error (nothing is published).
 void sign_sealed_image(const std::vector<std::string>& builder, std::optional<int> keyidx,
                        const Dir& dir, const std::string& sif_name, int log_fd, int echo_fd,
-                       Lock& lock);
+                       PackageLock& lock);
 
 // The objects SifStore embedded in an image, when present.
 struct EmbeddedProvenance {

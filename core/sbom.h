@@ -30,7 +30,7 @@ namespace sifstore {
 struct SbomSubject {
   std::string name;        // the layer, or the image file's name
   std::string version;     // the build's <ts>, or ""
-  Lock lock;               // packages; facts base-image, base-tag
+  PackageLock lock;        // packages; facts base-image, base-tag
   std::string os_id;       // os-release ID ("debian", "ubuntu"), "" when unknown
   std::string os_version;  // os-release VERSION_ID ("12")
   std::string os_name;     // os-release PRETTY_NAME

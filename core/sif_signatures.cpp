@@ -96,7 +96,8 @@ std::optional<UnsignedDigest> unsigned_sha256(const SifImage& image, int64_t bui
   return out;
 }
 
-std::optional<std::string> signed_after_build(const std::string& sif_path, const Lock& lock) {
+std::optional<std::string> signed_after_build(const std::string& sif_path,
+                                              const PackageLock& lock) {
   auto built = lock.facts.find("sif-modified-at");
   auto digest = lock.facts.find("image-sha256");
   if (built == lock.facts.end() || digest == lock.facts.end()) return std::nullopt;

@@ -37,6 +37,6 @@ std::optional<UnsignedDigest> unsigned_sha256(const SifImage& image, int64_t bui
 // naming them ("<sif> was signed after its build: signature object ID 5
 // (SHA-256, entity 0A1B...)"); nullopt otherwise (the lock records no
 // sif-modified-at, or anything else changed).
-std::optional<std::string> signed_after_build(const std::string& sif_path, const Lock& lock);
+std::optional<std::string> signed_after_build(const std::string& sif_path, const PackageLock& lock);
 
 }  // namespace sifstore

@@ -105,24 +105,14 @@ TimeBase store_time_base(const Dir& root) {
   return base;
 }
 
-std::string reservation_name(std::string_view layer, std::string_view ts) {
-  std::string name = ".";
-  name.append(layer).append("-").append(ts).append(".reserved");
-  return name;
-}
-
 std::optional<std::string> newest_ts(const Dir& layer_dir, std::string_view layer) {
   std::optional<std::string> newest;
-  const std::string res_prefix = "." + std::string(layer) + "-";
   for (const auto& e : layer_dir.scan()) {
     std::optional<std::string> ts;
     if (auto parsed = parse_artifact_name(layer, e.name)) {
       ts = parsed->ts;
-    } else if (e.name.size() == res_prefix.size() + 16 + 9 &&
-               e.name.compare(0, res_prefix.size(), res_prefix) == 0 &&
-               e.name.compare(res_prefix.size() + 16, std::string::npos, ".reserved") == 0) {
-      std::string candidate = e.name.substr(res_prefix.size(), 16);
-      if (has_ts_shape(candidate)) ts = candidate;
+    } else {
+      ts = parse_hidden_name(layer, e.name, kReservedSuffix);
     }
     if (ts && is_valid_ts(*ts) && (!newest || *ts > *newest)) newest = ts;
   }

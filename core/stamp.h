@@ -27,8 +27,6 @@ namespace sifstore {
 
 enum class TimeBase { kUtc, kLocal };
 
-inline constexpr const char* kTimeBaseFile = ".sifstore-timebase";
-
 // Formats a time as YYYY-MMDD-HHMMSS in the given base.
 std::string format_ts(std::time_t t, TimeBase base);
 // The timestamp one second after ts (pure calendar arithmetic). ts must be
@@ -41,9 +39,6 @@ Clock system_clock();
 
 // Reads the store's time base, deciding and recording it on first use.
 TimeBase store_time_base(const Dir& root);
-
-// The hidden reservation file name of one build: ".<layer>-<ts>.reserved".
-std::string reservation_name(std::string_view layer, std::string_view ts);
 
 // The newest `<ts>` of the layer among its artifacts and reservations, from
 // one directory scan; nullopt for a layer with no builds.

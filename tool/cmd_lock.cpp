@@ -48,7 +48,7 @@ int lock_def(Context& ctx, const std::vector<std::string>& args) {
   auto vm = parse_options(ctx, kLockDef, d, {"ROUGH", "LOCK"}, args);
   if (!vm) return 0;
   DefFile rough = read_def_file((*vm)["ROUGH"].as<std::string>());
-  Lock lock = read_lock_file((*vm)["LOCK"].as<std::string>());
+  PackageLock lock = read_lock_file((*vm)["LOCK"].as<std::string>());
   LockedDefOptions opts;
   opts.pin_apt = (*vm)["pin-apt"].as<bool>();
   if (vm->count("base")) {
@@ -105,7 +105,7 @@ int lock_diff(Context& ctx, const std::vector<std::string>& args) {
       {"A", "B"}, args);
   if (!vm) return 0;
   std::string a_path = (*vm)["A"].as<std::string>(), b_path = (*vm)["B"].as<std::string>();
-  Lock a = read_lock_file(a_path), b = read_lock_file(b_path);
+  PackageLock a = read_lock_file(a_path), b = read_lock_file(b_path);
   LockDiff diff = compare_locks(a, b);
   auto bases = registry::base_changes(a.facts, b.facts);  // a different base image is a change
   if ((*vm)["json"].as<bool>()) {

@@ -37,8 +37,8 @@ int lock_capture(Context& ctx, const std::vector<std::string>& args) {
   if (builder.empty()) throw UsageError("lock capture: --builder must not be empty");
 
   std::vector<std::string> warnings;
-  Lock lock = capture_lock((*vm)["SIF"].as<std::string>(), parse_capture_method(method_word),
-                           builder, &warnings);
+  PackageLock lock = capture_lock((*vm)["SIF"].as<std::string>(), parse_capture_method(method_word),
+                                  builder, &warnings);
   for (const auto& w : warnings) ctx.err << "sifstore: warning: " << w << "\n";
   if (!vm->count("output")) {
     ctx.out << format_lock(lock);

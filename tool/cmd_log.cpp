@@ -23,7 +23,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string fact(const Lock& lock, const std::string& key, const std::string& none = "") {
+std::string fact(const PackageLock& lock, const std::string& key, const std::string& none = "") {
   auto it = lock.facts.find(key);
   return it == lock.facts.end() ? none : it->second;
 }
@@ -80,11 +80,11 @@ int cmd_log(Context& ctx, const std::vector<std::string>& args) {
   auto dir = store.layer_dir(layer);
 
   // Each build's lock (nullopt when it has none or it does not parse).
-  std::vector<std::optional<Lock>> locks;
+  std::vector<std::optional<PackageLock>> locks;
   std::vector<std::string> problems;
   for (const auto& b : listing.builds) {
     std::string ts(b.ts());
-    std::optional<Lock> lock;
+    std::optional<PackageLock> lock;
     try {
       if (auto text = dir->read_file(artifact_name(layer, ts, Artifact::kLock)))
         lock = parse_lock(*text, store.paths(layer, ts).lock);
@@ -110,8 +110,8 @@ int cmd_log(Context& ctx, const std::vector<std::string>& args) {
       }
     std::optional<BuildChanges> changes;
     if (locks[i] && prev) changes = compare_builds(*locks[*prev], *locks[i]);
-    const Lock empty;
-    const Lock& lock = locks[i] ? *locks[i] : empty;
+    const PackageLock empty;
+    const PackageLock& lock = locks[i] ? *locks[i] : empty;
     if ((*vm)["json"].as<bool>()) {
       json j;
       j["ts"] = ts;
@@ -154,7 +154,7 @@ int cmd_log(Context& ctx, const std::vector<std::string>& args) {
 // One side of a diff: a lock and a definition, with a label.
 struct Side {
   std::string label;
-  Lock lock;
+  PackageLock lock;
   std::string def;
 };
 

@@ -13,8 +13,8 @@
 
 namespace sifstore {
 
-Lock capture_static(const SquashfsImage& fs, std::vector<std::string>* warnings) {
-  Lock lock;
+PackageLock capture_static(const SquashfsImage& fs, std::vector<std::string>* warnings) {
+  PackageLock lock;
   lock.dpkg = parse_dpkg_query(static_dpkg_query(fs, warnings));
   lock.pip = parse_pip_freeze(static_pip_freeze(fs));
   lock.node = std::string(trim(static_npm_list(fs)));
@@ -23,7 +23,7 @@ Lock capture_static(const SquashfsImage& fs, std::vector<std::string>* warnings)
   return lock;
 }
 
-Lock capture_exec(const std::string& sif_path, const std::string& builder) {
+PackageLock capture_exec(const std::string& sif_path, const std::string& builder) {
   std::vector<std::string> words = split_command_line(builder.empty() ? "apptainer" : builder);
   if (words.empty()) throw Error("--builder is empty: name the apptainer (or singularity) command");
   words[0] = find_program(words[0], "the builder (apptainer) that runs the exec capture");
@@ -36,7 +36,7 @@ Lock capture_exec(const std::string& sif_path, const std::string& builder) {
     if (!r.status.ok()) return std::nullopt;
     return std::move(r.out);
   };
-  Lock lock;
+  PackageLock lock;
   for (const char* pip : {"pip", "pip3"}) {
     auto out = run_inside({pip, "freeze"});
     if (out && !trim(*out).empty()) {
@@ -59,10 +59,10 @@ CaptureMethod parse_capture_method(const std::string& word) {
   throw Error("unknown capture method '" + word + "': use static or exec");
 }
 
-Lock capture_lock(const std::string& sif_path, CaptureMethod method, const std::string& builder,
-                  std::vector<std::string>* warnings) {
+PackageLock capture_lock(const std::string& sif_path, CaptureMethod method,
+                         const std::string& builder, std::vector<std::string>* warnings) {
   SifImage sif = SifImage::open(sif_path);
-  Lock lock;
+  PackageLock lock;
   if (method == CaptureMethod::kStatic) {
     lock = capture_static(SquashfsImage::open_primary(sif), warnings);
     lock.facts["captured-by"] = "static";

@@ -21,18 +21,18 @@ CaptureMethod parse_capture_method(const std::string& word);
 // empty), split into words like a shell does. What static capture read
 // with a warning (as the package tool would have) is appended to
 // `warnings` when it is given; the caller shows it.
-Lock capture_lock(const std::string& sif_path, CaptureMethod method,
-                  const std::string& builder = "apptainer",
-                  std::vector<std::string>* warnings = nullptr);
+PackageLock capture_lock(const std::string& sif_path, CaptureMethod method,
+                         const std::string& builder = "apptainer",
+                         std::vector<std::string>* warnings = nullptr);
 
 // Static capture: the three sections read from the image's primary
 // squashfs partition (core/capture/dpkg.h, pip.h, npm.h); no facts. This
 // is the part the benchmark times.
-Lock capture_static(const SquashfsImage& fs, std::vector<std::string>* warnings = nullptr);
+PackageLock capture_static(const SquashfsImage& fs, std::vector<std::string>* warnings = nullptr);
 
 // Exec capture: the three sections from running the commands inside the
 // image with `<builder> exec --cleanenv --no-home SIF ...`; no facts. A
 // builder that is not found is an Error saying what to install or pass.
-Lock capture_exec(const std::string& sif_path, const std::string& builder = "apptainer");
+PackageLock capture_exec(const std::string& sif_path, const std::string& builder = "apptainer");
 
 }  // namespace sifstore

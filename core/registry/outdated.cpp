@@ -32,7 +32,7 @@ std::vector<OutdatedEntry> check_outdated(const Store& store,
     auto dir = store.layer_dir(layer);
     auto text = dir ? dir->read_file(artifact_name(layer, *ts, Artifact::kLock)) : std::nullopt;
     if (!text) throw Error("build " + layer + "-" + *ts + " has no lock");
-    Lock lock = parse_lock(*text, store.paths(layer, *ts).lock);
+    PackageLock lock = parse_lock(*text, store.paths(layer, *ts).lock);
     ResolveOptions ro;
     ro.plain_http = lock.facts.count("registry-no-https") > 0;
     for (const auto& [key, value] : lock.facts) {

@@ -50,7 +50,7 @@ class BuildCapture : public BuildChainTest {
     write_file(t / "tools/site/extra-1.0.dist-info/METADATA",
                "Metadata-Version: 2.1\nName: Extra\nVersion: 1.0\n");
   }
-  Lock capture(const std::string& sif, const std::vector<std::string>& more) {
+  PackageLock capture(const std::string& sif, const std::vector<std::string>& more) {
     std::vector<std::string> args = {"lock", "capture", sif};
     args.insert(args.end(), more.begin(), more.end());
     RunResult r = cli(args);
@@ -67,8 +67,8 @@ TEST_F(BuildCapture, StaticEqualsExecOnEveryStandinImage) {
     write_file(def, image.def);
     RunResult b = run({kStandin, "build", sif, def}, env(), t.path());
     ASSERT_EQ(b.status, 0) << b.err;
-    Lock s = capture(sif, {"--method", "static"});
-    Lock e = capture(sif, {"--method", "exec", "--builder", kStandin});
+    PackageLock s = capture(sif, {"--method", "static"});
+    PackageLock e = capture(sif, {"--method", "exec", "--builder", kStandin});
     EXPECT_EQ(s.pip, e.pip);
     EXPECT_EQ(s.dpkg, e.dpkg);
     EXPECT_EQ(s.node, e.node);
@@ -85,8 +85,8 @@ TEST_F(BuildCapture, BuildWithExecCaptureLocksTheSameVersions) {
   std::string b = build_ok("base", "base.def", {"--capture", "exec"});
   ASSERT_FALSE(a.empty());
   ASSERT_FALSE(b.empty());
-  Lock la = parse_lock(read_file(artifact("base", a, "lock")), "a");
-  Lock lb = parse_lock(read_file(artifact("base", b, "lock")), "b");
+  PackageLock la = parse_lock(read_file(artifact("base", a, "lock")), "a");
+  PackageLock lb = parse_lock(read_file(artifact("base", b, "lock")), "b");
   EXPECT_EQ(la.facts.at("captured-by"), "static");
   EXPECT_EQ(lb.facts.at("captured-by"), "exec");
   EXPECT_EQ(la.version_set(), lb.version_set());

@@ -18,7 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-Lock lock_of(const std::string& path) { return parse_lock(read_file(path), path); }
+PackageLock lock_of(const std::string& path) { return parse_lock(read_file(path), path); }
 
 using BuildCli = BuildChainTest;
 
@@ -67,7 +67,7 @@ TEST_F(BuildCli, TwoBuildsEachCompleteLatestOnTheNewest) {
   EXPECT_EQ(latest("base"), ts1);
   EXPECT_EQ(hidden_files("base"), std::vector<std::string>{});
   EXPECT_EQ(read_file(artifact("base", ts1, "rough.def")), kBaseDef);
-  Lock l1 = lock_of(artifact("base", ts1, "lock"));
+  PackageLock l1 = lock_of(artifact("base", ts1, "lock"));
   EXPECT_EQ(l1.pip, (std::map<std::string, std::string>{{"numpy", "2.1.0"}, {"pyyaml", "6.0.1"}}));
   EXPECT_EQ(l1.dpkg.at("curl"), "7.88.1-10");
   EXPECT_EQ(node_versions(l1.node), (std::map<std::string, std::string>{{"left-pad", "1.3.1"}}));
@@ -87,7 +87,7 @@ TEST_F(BuildCli, TwoBuildsEachCompleteLatestOnTheNewest) {
     EXPECT_TRUE(exists(artifact("base", ts2, ext))) << ext;
   EXPECT_EQ(latest("base"), ts2);
   EXPECT_EQ(builds("base"), (std::vector<std::string>{ts2, ts1}));
-  Lock l2 = lock_of(artifact("base", ts2, "lock"));
+  PackageLock l2 = lock_of(artifact("base", ts2, "lock"));
   EXPECT_EQ(l2.pip.at("numpy"), "2.2.0");
   EXPECT_EQ(l2.dpkg.at("curl"), "8.0.0-1");
   EXPECT_EQ(node_versions(l2.node).at("left-pad"), "1.4.0");
@@ -274,7 +274,7 @@ TEST_F(BuildCli, FromLayerPinsTheExactBaseImage) {
   std::string def = read_file(artifact("app", ts, "def"));
   EXPECT_TRUE(contains(def, "From: " + exact + "\n")) << def;
   EXPECT_FALSE(contains(def, "From: containers/base.sif")) << def;
-  Lock lock = lock_of(artifact("app", ts, "lock"));
+  PackageLock lock = lock_of(artifact("app", ts, "lock"));
   EXPECT_EQ(lock.facts.at("base-image"), exact);
   EXPECT_TRUE(contains(read_file(artifact("app", ts, "lock")), "# base-image: " + exact + "\n"));
   // The image holds the base's packages and its own.

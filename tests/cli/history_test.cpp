@@ -22,7 +22,7 @@ class History : public BuildChainTest {
     return {a, b};
   }
   std::string version_in(const std::string& ts, const std::string& key) {
-    Lock l = parse_lock(read_file(artifact("base", ts, "lock")), "lock");
+    PackageLock l = parse_lock(read_file(artifact("base", ts, "lock")), "lock");
     return l.version_set()[key];
   }
 };
@@ -120,7 +120,7 @@ TEST_F(History, SbomOfABuildAndOfAnImage) {
   EXPECT_TRUE(doc["documentNamespace"].get<std::string>().rfind("https://", 0) == 0);
   EXPECT_FALSE(doc["creationInfo"]["creators"].empty());
   std::set<std::string> ids;
-  Lock lock = parse_lock(read_file(artifact("base", ts, "lock")), "lock");
+  PackageLock lock = parse_lock(read_file(artifact("base", ts, "lock")), "lock");
   size_t with_purl = 0;
   for (const auto& p : doc["packages"]) {
     for (const char* key : {"name", "SPDXID", "downloadLocation"})

@@ -41,7 +41,7 @@ TEST_F(LockCapture, StaticToStdoutAndToAFile) {
 
   auto r = capture({dir_ / "img.sif"});
   ASSERT_EQ(r.status, 0) << r.err;
-  Lock lock = parse_lock(r.out, "stdout");
+  PackageLock lock = parse_lock(r.out, "stdout");
   EXPECT_EQ(lock.pip, (std::map<std::string, std::string>{{"numpy", "2.1.0"}}));
   EXPECT_EQ(lock.dpkg,
             (std::map<std::string, std::string>{{"bash", "5.2.15-2+b2"}, {"libc6", "2.36-9"}}));
@@ -93,7 +93,7 @@ TEST_F(LockCapture, StaticAndExecAgreeOnAStandinImage) {
   ASSERT_EQ(s.status, 0) << s.err;
   auto e = capture({dir_ / "x.sif", "--method", "exec", "--builder", standin()});
   ASSERT_EQ(e.status, 0) << e.err;
-  Lock a = parse_lock(s.out, "static"), x = parse_lock(e.out, "exec");
+  PackageLock a = parse_lock(s.out, "static"), x = parse_lock(e.out, "exec");
   EXPECT_EQ(a.pip, x.pip);
   EXPECT_EQ(a.dpkg, x.dpkg);
   EXPECT_EQ(a.node, x.node);

@@ -78,8 +78,8 @@ TEST_F(Provenance, EveryBuildCarriesItsSbomProvenanceAndLock) {
 
   // The store's lock is the embedded lock plus the image's digest.
   std::string lock_text = read_file(artifact("base", ts, "lock"));
-  Lock stored = parse_lock(lock_text, "stored");
-  Lock embedded = parse_lock(dump(sif, lock_id), "embedded");
+  PackageLock stored = parse_lock(lock_text, "stored");
+  PackageLock embedded = parse_lock(dump(sif, lock_id), "embedded");
   EXPECT_EQ(stored.facts.at("image-sha256"), sha256_file(sif));
   EXPECT_EQ(embedded.facts.count("image-sha256"), 0u);
   embedded.facts["image-sha256"] = stored.facts["image-sha256"];
@@ -234,7 +234,7 @@ TEST_F(SignAtBuild, ThePublishedImageIsSignedAndChecks) {
   RunResult list = run({"siftool", "list", sif});
   EXPECT_TRUE(contains(list.out, "Signature (SHA-256)")) << list.out;
   EXPECT_TRUE(contains(list.out, "SBOM (cyclonedx-json)")) << list.out;
-  Lock lock = parse_lock(read_file(artifact("base", ts, "lock")), "lock");
+  PackageLock lock = parse_lock(read_file(artifact("base", ts, "lock")), "lock");
   EXPECT_EQ(lock.facts["image-sha256"], sha256_file(sif));
   RunResult check = cli({"check", "base"});
   EXPECT_EQ(check.status, 0) << check.err;

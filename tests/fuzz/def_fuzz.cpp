@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sifstore::depfile_text("out.stamp", deps, &skipped);
   sifstore::apt_installed_packages(def);
 
-  sifstore::Lock lock;
+  sifstore::PackageLock lock;
   lock.pip = {{"numpy", "2.1.0"}, {"-e git+https://x/y#egg=y", ""}};
   lock.dpkg = {{"curl", "7.88.1-10"}, {"g++", "4:12.2.0-3"}};
   const std::string base = "/store/base/base-2026-0101-120000.sif";

@@ -13,14 +13,14 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  sifstore::Lock lock;
+  sifstore::PackageLock lock;
   try {
     lock = sifstore::parse_lock(text, "fuzz.lock");
   } catch (const sifstore::Error&) {
     return 0;
   }
   std::string written = sifstore::format_lock(lock);  // a lock that reads must write
-  sifstore::Lock back = sifstore::parse_lock(written, "written.lock");
+  sifstore::PackageLock back = sifstore::parse_lock(written, "written.lock");
   if (back != lock) std::abort();
   if (!sifstore::compare_locks(lock, back).identical()) std::abort();
   if (sifstore::format_lock(back) != written) std::abort();

@@ -44,7 +44,7 @@ TEST(BuildHistory, PythonAndNpmReleasesBeforeAndAfter) {
 }
 
 TEST(BuildHistory, ComparesBuildsPerEcosystem) {
-  Lock a, b;
+  PackageLock a, b;
   a.dpkg = {{"curl", "7.88.1-10"}, {"gone", "1"}, {"zlib1g", "1:1.2.13"}};
   b.dpkg = {{"curl", "8.0.0-1"}, {"zlib1g", "1:1.2.12"}, {"new", "2"}};
   a.pip = {{"numpy", "2.1.0rc1"}};

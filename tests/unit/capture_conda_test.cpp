@@ -132,12 +132,12 @@ TEST(CondaLock, SectionReadsWritesAndDiffs) {
       "/opt/conda python=3.11.8=hab00c5b_0_cpython conda-forge\n"
       "/opt/conda python-dateutil=2.9.0=pyhd8ed1ab_0 conda-forge\n"
       "/opt/conda/envs/ml numpy=1.26.4=py311_0\n[pip]\n[dpkg]\n[node]\n\n";
-  Lock l = parse_lock(text, "x.lock");
+  PackageLock l = parse_lock(text, "x.lock");
   EXPECT_EQ(l.conda.size(), 3u);
   EXPECT_EQ(format_lock(l), text);
   EXPECT_EQ(l.version_set().at("conda:/opt/conda:python"), "3.11.8=hab00c5b_0_cpython conda-forge");
   EXPECT_EQ(l.version_set().at("conda:/opt/conda/envs/ml:numpy"), "1.26.4=py311_0");
-  Lock m = l;
+  PackageLock m = l;
   m.conda[2] = "/opt/conda/envs/ml numpy=2.0.0=py311_0";
   LockDiff d = compare_locks(l, m);
   EXPECT_EQ(d.changed.count("conda:/opt/conda/envs/ml:numpy"), 1u) << d.summary();

@@ -122,9 +122,9 @@ TEST_F(RpmCapture, DnfInstallRootEqualsRpmQa) {
   }
   // The lock writes and reads them back, sorted, kernels as two lines; the
   // round trip's version set joins them.
-  Lock lock;
+  PackageLock lock;
   lock.rpm = got;
-  Lock back = parse_lock(format_lock(lock), "x.lock");
+  PackageLock back = parse_lock(format_lock(lock), "x.lock");
   EXPECT_EQ(back.rpm, got);
   EXPECT_EQ(back.version_set().at("rpm:kernel-tiny"), "5.14-1.x86_64 5.15-1.x86_64");
   // lock capture counts them.
@@ -210,9 +210,9 @@ TEST_F(RpmCapture, ExecCaptureGivesTheSameSection) {
   ::chmod((tree / "usr/bin/rpm").c_str(), 0755);
   std::string sif = tmp_ / "exec.sif";
   test::make_sif_from_tree(sif, tree.path());
-  Lock exec =
+  PackageLock exec =
       capture_lock(sif, CaptureMethod::kExec, SIFSTORE_SOURCE_DIR "/tests/standin/apptainer");
-  Lock stat = capture_lock(sif, CaptureMethod::kStatic);
+  PackageLock stat = capture_lock(sif, CaptureMethod::kStatic);
   EXPECT_FALSE(exec.rpm.empty());
   EXPECT_EQ(exec.rpm, stat.rpm);
   EXPECT_EQ(exec.rpm, host_rpm_qa(root("dnf")));

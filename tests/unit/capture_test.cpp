@@ -203,7 +203,7 @@ TEST_F(RealTrees, CaptureLockRecordsFacts) {
              "Name: NumPy\nVersion: 2.1.0\n");
   add_node_modules();
   SquashfsImage fs = open();
-  Lock lock = capture_lock(sif_, CaptureMethod::kStatic);
+  PackageLock lock = capture_lock(sif_, CaptureMethod::kStatic);
   auto sum = run({"sha256sum", sif_});
   ASSERT_EQ(sum.status, 0);
   EXPECT_EQ(lock.facts.at("image-sha256"), sum.out.substr(0, 64));
@@ -515,7 +515,7 @@ TEST_F(Layouts, NoPipNoNpmMeansEmptySections) {
   EXPECT_EQ(static_pip_freeze(fs), "");  // `pip freeze` would fail: no pip
   EXPECT_EQ(static_npm_list(fs), "");    // `npm list` would fail: no npm
   EXPECT_EQ(static_dpkg_query(fs), "");  // no dpkg database
-  Lock lock = capture_static(fs);
+  PackageLock lock = capture_static(fs);
   EXPECT_TRUE(lock.pip.empty() && lock.dpkg.empty() && lock.node.empty());
 }
 
@@ -626,7 +626,7 @@ TEST(ExecCapture, RunsTheThreeCommandsThroughTheBuilder) {
                  "esac\n");
   ASSERT_EQ(::chmod(builder.c_str(), 0755), 0);
   write_file(dir / "x.sif", "not read by the fake");
-  Lock lock = capture_exec(dir / "x.sif", builder + " --quiet-flag-ignored");
+  PackageLock lock = capture_exec(dir / "x.sif", builder + " --quiet-flag-ignored");
   EXPECT_EQ(lock.pip, (std::map<std::string, std::string>{{"numpy", "2.1.0"}, {"-e /src/x", ""}}));
   EXPECT_EQ(lock.dpkg,
             (std::map<std::string, std::string>{{"libc6", "2.36-9"}, {"bash", "5.2.15-2+b2"}}));

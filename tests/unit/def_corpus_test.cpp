@@ -72,7 +72,7 @@ TEST(DefCorpus, ParsesAsWrittenInItsJson) {
 TEST(DefCorpus, EveryPipRunsConstrainedInTheLockedDef) {
   std::string why;
   if (!test::can_run_post(&why)) GTEST_SKIP() << why;
-  Lock lock;
+  PackageLock lock;
   lock.pip = {{"numpy", "2.1.0"}, {"attrs", "23.1.0"}, {"Some.Name", "1.0.post1"}};
   lock.dpkg = {{"python3-pip", "23.0.1+dfsg-1"}};
   const std::string pins = "Some.Name==1.0.post1;attrs==23.1.0;numpy==2.1.0;";

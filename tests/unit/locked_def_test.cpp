@@ -13,8 +13,8 @@ namespace {
 
 using test::TempDir;
 
-Lock sample_lock() {
-  Lock l;
+PackageLock sample_lock() {
+  PackageLock l;
   l.pip = {{"numpy", "2.1.0"}, {"attrs", "23.1.0"}, {"-e git+https://x/y.git#egg=y", ""}};
   l.dpkg = {{"curl", "7.88.1-10+deb12u5"},
             {"git", "1:2.39.2-1.1"},
@@ -66,7 +66,7 @@ TEST(LockedDef, PinsComeBeforeTheUsersPost) {
   // Idempotent: locking the locked def gives the same text.
   EXPECT_EQ(locked_def_text(parse_def(text, "/p/locked.def"), sample_lock(), {}), text);
   // A new lock replaces the pins, not adds to them.
-  Lock newer = sample_lock();
+  PackageLock newer = sample_lock();
   newer.pip["numpy"] = "2.2.0";
   std::string relocked = locked_def_text(parse_def(text, "/p/locked.def"), newer, {});
   EXPECT_EQ(relocked, locked_def_text(rough, newer, {}));
@@ -86,7 +86,7 @@ TEST(LockedDef, PinsInsideTheirSectionWhenThereIsNoPost) {
 }
 
 TEST(LockedDef, NoPipPackagesNoConstraint) {
-  Lock l;
+  PackageLock l;
   l.pip = {{"-e git+https://x#egg=x", ""}};
   std::string text = locked_def_text(parse_def(kRough, "r.def"), l, {});
   EXPECT_NE(pins_of(text).find("    # (the lock has no pip package)\n"), std::string::npos) << text;
@@ -95,7 +95,7 @@ TEST(LockedDef, NoPipPackagesNoConstraint) {
 
 TEST(LockedDef, RefusesPinsThatWouldBreakTheDef) {
   DefFile rough = parse_def(kRough, "r.def");
-  Lock l;
+  PackageLock l;
   l.pip = {{"%post", "1"}};
   EXPECT_THROW(locked_def_text(rough, l, {}), Error);
   l.pip = {{"a", "1 2"}};
@@ -110,7 +110,7 @@ TEST(LockedDef, PinsTheLocalImageBase) {
       "/p/app.def");
   LockedDefOptions o;
   o.base = "/store/base/base-2026-0101-120000.sif";
-  std::string text = locked_def_text(rough, Lock(), o);
+  std::string text = locked_def_text(rough, PackageLock(), o);
   EXPECT_EQ(text.rfind("Bootstrap: localimage\n"
                        "# sifstore: From pinned to the exact base build (rough def: "
                        "../containers/base.sif)\n"
@@ -130,7 +130,7 @@ TEST(LockedDef, PinsAContinuedOrMissingFrom) {
       "Bootstrap: docker\nFrom: golang\nStage: build\n%post\n  x\n"
       "Bootstrap: localimage\nFrom: /very/long/\\\n  path.sif\nStage: final\n%post\n  y\n",
       "x.def");
-  std::string text = locked_def_text(continued, Lock(), o);
+  std::string text = locked_def_text(continued, PackageLock(), o);
   DefFile back = parse_def(text, "x.def");
   EXPECT_EQ(back.stages[0].from(), "golang");
   EXPECT_EQ(back.final_stage().from(), *o.base);
@@ -138,7 +138,7 @@ TEST(LockedDef, PinsAContinuedOrMissingFrom) {
   EXPECT_EQ(text.find("path.sif\n"), std::string::npos) << text;
 
   DefFile missing = parse_def("Bootstrap: localimage\n%post\n  y\n", "x.def");
-  back = parse_def(locked_def_text(missing, Lock(), o), "x.def");
+  back = parse_def(locked_def_text(missing, PackageLock(), o), "x.def");
   EXPECT_EQ(back.final_stage().from(), *o.base);
 }
 
@@ -152,13 +152,13 @@ TEST(LockedDef, PinsTheBaseStageOfSeveralLocalImageStages) {
       "Bootstrap: localimage\nFrom: /s/t/t-2026-0101-000000.sif\nStage: one\n"
       "Bootstrap: localimage\nFrom: b.sif\n",
       "two.def");
-  DefFile back = parse_def(locked_def_text(two, Lock(), o), "x.def");
+  DefFile back = parse_def(locked_def_text(two, PackageLock(), o), "x.def");
   EXPECT_EQ(back.stages[0].from(), "/s/t/t-2026-0101-000000.sif");
   EXPECT_EQ(back.final_stage().from(), *o.base);
   DefFile first =
       parse_def("Bootstrap: localimage\nFrom: b.sif\nStage: one\nBootstrap: docker\nFrom: debian\n",
                 "first.def");
-  back = parse_def(locked_def_text(first, Lock(), o), "x.def");
+  back = parse_def(locked_def_text(first, PackageLock(), o), "x.def");
   EXPECT_EQ(back.stages[0].from(), *o.base);
   EXPECT_EQ(back.final_stage().from(), "debian");
 }
@@ -166,13 +166,13 @@ TEST(LockedDef, PinsTheBaseStageOfSeveralLocalImageStages) {
 TEST(LockedDef, BaseErrors) {
   LockedDefOptions o;
   o.base = "/s/b.sif";
-  EXPECT_THROW(locked_def_text(parse_def(kRough, "r.def"), Lock(), o), Error);
+  EXPECT_THROW(locked_def_text(parse_def(kRough, "r.def"), PackageLock(), o), Error);
   DefFile two = parse_def(
       "Bootstrap: localimage\nFrom: a.sif\nBootstrap: localimage\nFrom: b.sif\n"
       "Bootstrap: docker\nFrom: debian\n",
       "two.def");
   try {
-    locked_def_text(two, Lock(), o);
+    locked_def_text(two, PackageLock(), o);
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("lines 1 and 3"), std::string::npos) << e.what();
@@ -180,7 +180,7 @@ TEST(LockedDef, BaseErrors) {
   DefFile one = parse_def("Bootstrap: localimage\nFrom: a.sif\n", "one.def");
   for (const char* bad : {"/a#b.sif", "/a\nb.sif", " /a.sif", "/a.sif\\", ""}) {
     o.base = bad;
-    EXPECT_THROW(locked_def_text(one, Lock(), o), Error) << bad;
+    EXPECT_THROW(locked_def_text(one, PackageLock(), o), Error) << bad;
   }
 }
 
@@ -217,7 +217,7 @@ TEST(LockedDef, PinsAptVersionsWhenAsked) {
       << pins;
   EXPECT_NE(pins.find("> /etc/apt/preferences.d/sifstore.pref"), std::string::npos);
   EXPECT_EQ(pins.find("apt-get install"), std::string::npos) << "a docker base is not synced";
-  Lock bad = sample_lock();
+  PackageLock bad = sample_lock();
   bad.dpkg["x"] = "1 2";
   EXPECT_THROW(locked_def_text(rough, bad, o), Error);
 }
@@ -227,7 +227,7 @@ TEST(LockedDef, DebootstrapPinsEveryPackageAndTheSuite) {
       "Bootstrap: debootstrap\nOSVersion: stable\nInclude: curl\n%post\n"
       "  apt-get install -y git\n",
       "d.def");
-  Lock l = sample_lock();
+  PackageLock l = sample_lock();
   l.dpkg["base-files"] = "12.4+deb12u10";
   l.dpkg["gone"] = "";  // only configuration files left: nothing to pin
   std::string text = locked_def_text(rough, l, {});  // pin_apt not asked: pinned anyway
@@ -252,7 +252,7 @@ TEST(LockedDef, DebootstrapPinsEveryPackageAndTheSuite) {
     EXPECT_EQ(t.find("OSVersion pinned"), std::string::npos);
   }
   // A moving suite without a known release in the lock cannot be pinned.
-  Lock no_release = sample_lock();
+  PackageLock no_release = sample_lock();
   try {
     locked_def_text(rough, no_release, {});
     FAIL() << "expected an Error";
@@ -294,7 +294,7 @@ TEST_F(PinsRun, EveryPipIsConstrainedBeforeTheUsersCommands) {
 TEST_F(PinsRun, AptPreferencesPinEveryLockedVersion) {
   LockedDefOptions o;
   o.pin_apt = true;
-  Lock l;
+  PackageLock l;
   l.dpkg = {{"curl", "7.88.1-10+deb12u5"}, {"git", "1:2.39.2-1.1"}};
   std::string text = locked_def_text(
       parse_def("Bootstrap: docker\nFrom: x\n%post\n  apt-get install -y curl\n", "r.def"), l, o);
@@ -307,7 +307,7 @@ TEST_F(PinsRun, AptPreferencesPinEveryLockedVersion) {
 }
 
 TEST_F(PinsRun, DebootstrapSyncsOnlyWhatDrifted) {
-  Lock lock;
+  PackageLock lock;
   lock.dpkg = {{"libc6", "2.36-9+deb12u4"}, {"zlib1g", "1:1.2.13.dfsg-1"}, {"curl", "7.88.1-10"}};
   std::string text = locked_def_text(
       parse_def("Bootstrap: debootstrap\nOSVersion: bookworm\n%post\n  exit 0\n", "d.def"), lock,

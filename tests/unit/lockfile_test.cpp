@@ -26,7 +26,7 @@ std::string parse_error(const std::string& text) {
 }
 
 TEST(LockParse, ReadsTheReferenceLayout) {
-  Lock l = parse_lock(
+  PackageLock l = parse_lock(
       "# scitex-container lock\n"
       "# image-sha256: abc123\n"
       "# builder-version: apptainer version 1.3.4\n"
@@ -56,7 +56,7 @@ TEST(LockParse, ReadsTheReferenceLayout) {
 TEST(LockParse, SplitsAndStripsLikePython) {
   // \r\n, \r, form feed and U+2028 end lines; NBSP and U+3000 are white
   // space; "==" splits once; dpkg splits at the first '='.
-  Lock l = parse_lock(
+  PackageLock l = parse_lock(
       "[pip]\r\n"
       "\xc2\xa0 Foo == 1.0 \xe3\x80\x80\r"
       "a==1==2\x0c"
@@ -70,7 +70,7 @@ TEST(LockParse, SplitsAndStripsLikePython) {
 }
 
 TEST(LockParse, NodeSectionIsVerbatimButForCommentsAndOuterSpace) {
-  Lock l =
+  PackageLock l =
       parse_lock("[node]\n\n  {\n# dropped, as the reference drops it\n   \"a\": 1}\n\n", "x.lock");
   EXPECT_EQ(l.node, "{\n   \"a\": 1}");
   // Sections in any order; an empty node section is "".
@@ -80,8 +80,8 @@ TEST(LockParse, NodeSectionIsVerbatimButForCommentsAndOuterSpace) {
 }
 
 TEST(LockParse, EmptyTextIsAnEmptyLock) {
-  EXPECT_EQ(parse_lock("", "x.lock"), Lock());
-  EXPECT_EQ(parse_lock("# only comments\n\n", "x.lock"), Lock());
+  EXPECT_EQ(parse_lock("", "x.lock"), PackageLock());
+  EXPECT_EQ(parse_lock("# only comments\n\n", "x.lock"), PackageLock());
 }
 
 TEST(LockParse, BadInputNamesFileAndLine) {
@@ -125,18 +125,18 @@ TEST(LockParse, BinaryGarbageIsAnErrorNotACrash) {
 }
 
 TEST(LockFormat, WritesTheReferenceLayoutByteForByte) {
-  Lock l;
+  PackageLock l;
   l.pip = {{"numpy", "2.1.0"}, {"-e git+https://x/y.git#egg=y", ""}, {"attrs", "23.1"}};
   l.dpkg = {{"libc6", "2.36"}, {"bash", "5.2"}};
   l.node = "\n  {\"dependencies\": {}}  \n";
   EXPECT_EQ(format_lock(l),
             "# scitex-container lock\n[pip]\n-e git+https://x/y.git#egg=y\nattrs==23.1\n"
             "numpy==2.1.0\n[dpkg]\nbash=5.2\nlibc6=2.36\n[node]\n{\"dependencies\": {}}\n");
-  EXPECT_EQ(format_lock(Lock()), "# scitex-container lock\n[pip]\n[dpkg]\n[node]\n\n");
+  EXPECT_EQ(format_lock(PackageLock()), "# scitex-container lock\n[pip]\n[dpkg]\n[node]\n\n");
 }
 
 TEST(LockFormat, FactsAreCommentsAfterTheFirstLine) {
-  Lock l;
+  PackageLock l;
   l.facts = {{"image-sha256", "ff00"}, {"builder", "apptainer"}};
   l.pip = {{"a", "1"}};
   std::string text = format_lock(l);
@@ -147,7 +147,7 @@ TEST(LockFormat, FactsAreCommentsAfterTheFirstLine) {
 }
 
 TEST(LockFormat, RoundTrips) {
-  Lock l;
+  PackageLock l;
   l.pip = {{"numpy", "2.1.0"}, {"pkg @ file:///tmp/pkg", ""}, {"zope.interface", "6.0"}};
   l.dpkg = {{"libc6", "2.36-9+deb12u4"}, {"g++", "4:12.2.0-3"}, {"empty", ""}};
   l.node = "{\n  \"dependencies\": {\n    \"npm\": {\"version\": \"10.2.0\"}\n  }\n}";
@@ -157,28 +157,28 @@ TEST(LockFormat, RoundTrips) {
 
 TEST(LockFormat, RefusesEntriesThatWouldNotReadBack) {
   auto fails = [](auto mutate) {
-    Lock l;
+    PackageLock l;
     mutate(l);
     EXPECT_THROW(format_lock(l), Error);
   };
-  fails([](Lock& l) { l.pip["a\nb"] = "1"; });
-  fails([](Lock& l) { l.pip["Numpy"] = "1"; });  // would read back lower-cased
-  fails([](Lock& l) { l.pip[" a"] = "1"; });
-  fails([](Lock& l) { l.pip["a==b"] = ""; });
-  fails([](Lock& l) { l.pip["a"] = "1\r"; });
-  fails([](Lock& l) { l.pip["[node]"] = ""; });
-  fails([](Lock& l) { l.pip["#a"] = ""; });
-  fails([](Lock& l) { l.dpkg["a=b"] = "1"; });
-  fails([](Lock& l) { l.dpkg[""] = "1"; });
-  fails([](Lock& l) {
+  fails([](PackageLock& l) { l.pip["a\nb"] = "1"; });
+  fails([](PackageLock& l) { l.pip["Numpy"] = "1"; });  // would read back lower-cased
+  fails([](PackageLock& l) { l.pip[" a"] = "1"; });
+  fails([](PackageLock& l) { l.pip["a==b"] = ""; });
+  fails([](PackageLock& l) { l.pip["a"] = "1\r"; });
+  fails([](PackageLock& l) { l.pip["[node]"] = ""; });
+  fails([](PackageLock& l) { l.pip["#a"] = ""; });
+  fails([](PackageLock& l) { l.dpkg["a=b"] = "1"; });
+  fails([](PackageLock& l) { l.dpkg[""] = "1"; });
+  fails([](PackageLock& l) {
     l.dpkg["a"] =
         "1\xe2\x80\xa8"
         "2";
   });  // U+2028 breaks a line
-  fails([](Lock& l) { l.facts["Bad Key"] = "x"; });
-  fails([](Lock& l) { l.facts["k"] = "two\nlines"; });
-  fails([](Lock& l) { l.node = "not json"; });
-  fails([](Lock& l) { l.node = "{\"a\":\n[pip]\n}"; });
+  fails([](PackageLock& l) { l.facts["Bad Key"] = "x"; });
+  fails([](PackageLock& l) { l.facts["k"] = "two\nlines"; });
+  fails([](PackageLock& l) { l.node = "not json"; });
+  fails([](PackageLock& l) { l.node = "{\"a\":\n[pip]\n}"; });
 }
 
 TEST(NodeVersions, FlattensDependenciesAsPythonWould) {
@@ -196,7 +196,7 @@ TEST(NodeVersions, FlattensDependenciesAsPythonWould) {
 }
 
 TEST(LockDiff, NamesChangedAndOneSidedPackages) {
-  Lock a, b;
+  PackageLock a, b;
   a.pip = {{"numpy", "1.0"}, {"same", "1"}, {"gone", "3"}};
   b.pip = {{"numpy", "2.0"}, {"same", "1"}};
   b.dpkg = {{"new", "1"}};
@@ -213,7 +213,7 @@ TEST(LockDiff, NamesChangedAndOneSidedPackages) {
 }
 
 TEST(LockDiff, SummaryShowsTheFirstTenChanges) {
-  Lock a, b;
+  PackageLock a, b;
   for (int i = 0; i < 12; ++i) {
     std::string n = "p" + std::to_string(100 + i);
     a.dpkg[n] = "1";
@@ -227,7 +227,7 @@ TEST(LockDiff, SummaryShowsTheFirstTenChanges) {
 
 TEST(LockFile, ReadsAndWritesFiles) {
   TempDir t;
-  Lock l;
+  PackageLock l;
   l.pip = {{"a", "1"}};
   write_lock_file(Dir::open(t.path()), "x.lock", l);
   EXPECT_EQ(read_lock_file(t / "x.lock"), l);
@@ -276,7 +276,7 @@ class LockReference : public ::testing::Test {
     return python({"read", path});
   }
 
-  static nlohmann::json as_json(const Lock& l) {
+  static nlohmann::json as_json(const PackageLock& l) {
     return {{"pip", l.pip}, {"dpkg", l.dpkg}, {"node", l.node}, {"version_set", l.version_set()}};
   }
 
@@ -307,7 +307,7 @@ TEST_F(LockReference, BothReadTheSameVersionSets) {
 }
 
 TEST_F(LockReference, WritesTheSameBytesAndReadsEachOther) {
-  Lock l;
+  PackageLock l;
   l.pip = {{"numpy", "2.1.0"}, {"-e git+https://x/y.git#egg=y", ""}, {"attrs", "23.1"}};
   l.dpkg = {{"libc6", "2.36-9+deb12u4"}, {"g++", "4:12.2.0-3"}, {"empty", ""}};
   l.node = "\n{\n  \"dependencies\": {\n    \"npm\": {\"version\": \"10.2.0\"}\n  }\n}\n";
@@ -316,7 +316,7 @@ TEST_F(LockReference, WritesTheSameBytesAndReadsEachOther) {
   python({"write", tmp_ / "spec.json", tmp_ / "py.lock"});
   std::string written = test::read_file(tmp_ / "py.lock");
   EXPECT_EQ(format_lock(l), written);
-  Lock back = parse_lock(written, "py.lock");
+  PackageLock back = parse_lock(written, "py.lock");
   EXPECT_EQ(as_json(back), reference_reads(written));
 
   // Ours with facts: the reference reads the same version set.
@@ -368,7 +368,7 @@ const char* const kRpmLock =
     "[node]\n{\"dependencies\": {\"npm\": {\"version\": \"9.8.1\"}}}\n";
 
 TEST(LockRpm, ReadsWritesAndPlacesTheSectionBeforePip) {
-  Lock l = parse_lock(kRpmLock, "x.lock");
+  PackageLock l = parse_lock(kRpmLock, "x.lock");
   EXPECT_EQ(l.rpm, (std::vector<std::string>{"alpha=1.0-1.x86_64", "beta=2:2.0-3.x86_64",
                                              "gpg-pubkey=d28c0ee5-6b15f236.(none)",
                                              "kernel=5.14-1.x86_64", "kernel=5.15-1.x86_64"}));
@@ -379,7 +379,7 @@ TEST(LockRpm, ReadsWritesAndPlacesTheSectionBeforePip) {
   // Unsorted input reads sorted; an empty section is not written.
   EXPECT_EQ(parse_lock("[rpm]\nb=1-1.x\na=1-1.x\n", "x").rpm,
             (std::vector<std::string>{"a=1-1.x", "b=1-1.x"}));
-  Lock none;
+  PackageLock none;
   EXPECT_EQ(format_lock(none), "# scitex-container lock\n[pip]\n[dpkg]\n[node]\n\n");
 }
 
@@ -394,7 +394,7 @@ TEST(LockRpm, RefusesWhatTheReferenceWouldMisread) {
   EXPECT_NE(parse_error("[rpm]\nbash 5=1\n").find("x.lock:2: rpm line"), std::string::npos);
   EXPECT_NE(parse_error("[rpm]\na=1\n[rpm]\n").find("section [rpm] given twice"),
             std::string::npos);
-  Lock bad;
+  PackageLock bad;
   bad.rpm = {"no-equals"};
   EXPECT_THROW(format_lock(bad), Error);
   bad.rpm = {"a=1 2"};
@@ -404,8 +404,8 @@ TEST(LockRpm, RefusesWhatTheReferenceWouldMisread) {
 }
 
 TEST(LockRpm, DiffNamesTheDriftedPackage) {
-  Lock a = parse_lock("[rpm]\nalpha=1.0-1.x86_64\nkernel=5.14-1.x86_64\n", "a");
-  Lock b = parse_lock(
+  PackageLock a = parse_lock("[rpm]\nalpha=1.0-1.x86_64\nkernel=5.14-1.x86_64\n", "a");
+  PackageLock b = parse_lock(
       "[rpm]\nalpha=1.1-1.x86_64\nkernel=5.14-1.x86_64\nkernel=5.15-1.x86_64\n"
       "new=1-1.noarch\n",
       "b");
@@ -418,11 +418,11 @@ TEST(LockRpm, DiffNamesTheDriftedPackage) {
 }
 
 TEST_F(LockReference, ReadsTheSameSetsWithAndWithoutRpmAndConda) {
-  Lock with = parse_lock(kRpmLock, "with.lock");
+  PackageLock with = parse_lock(kRpmLock, "with.lock");
   ASSERT_FALSE(with.rpm.empty());
   with.conda = {"/opt/conda python=3.11.8=hab00c5b_0_cpython conda-forge",
                 "/opt/conda/envs/ml numpy=1.26.4=py311_0"};
-  Lock without = with;
+  PackageLock without = with;
   without.rpm.clear();
   without.conda.clear();
   ASSERT_NE(format_lock(with).find("[conda]\n/opt/conda python"), std::string::npos);

@@ -152,7 +152,7 @@ TEST(RegistryPin, ReferenceReadsALockWithRegistryFacts) {
   DefFile def = parse_def("Bootstrap: docker\nFrom: localhost:5000/a/b:1@" + kD1 +
                               "\nStage: x\n\nBootstrap: library\nFrom: alpine\n",
                           "/x/r.def");
-  Lock lock;
+  PackageLock lock;
   lock.dpkg = {{"libc6", "2.36"}};
   lock.pip = {{"numpy", "2.1.0"}};
   record_pins(pin_registry_bases(def, {{"--no-https"}, false, {}}), 2, lock.facts);
