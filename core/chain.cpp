@@ -401,7 +401,6 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   // 3. capture
   append_line(log.get(), "sifstore: capturing the lock");
   std::vector<std::string> capture_warnings;
-  auto hashed = identity_of(dir, partial_sif_name(o.layer, ts));  // before capture hashes it
   PackageLock lock = capture_lock(partial, o.capture, o.builder, &capture_warnings);
   for (const auto& w : capture_warnings)
     for (int fd : {log.get(), o.echo_fd}) append_line(fd, "sifstore: warning: " + w);
@@ -440,6 +439,10 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     sign_sealed_image(builder, o.sign_keyidx, dir, partial_sif_name(o.layer, ts), log.get(),
                       o.echo_fd, lock);
   debug_stop_point("sealed");
+  // The identity of the image whose digest the lock now records (sealing
+  // rewrote it and took that digest): the partial image is this build's
+  // alone, nothing else writes it between that hash and here.
+  auto hashed = identity_of(dir, partial_sif_name(o.layer, ts));
 
   // The depfile, before anything is published: a depfile that cannot be
   // written fails the build while the store is as it was.

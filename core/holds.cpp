@@ -80,27 +80,13 @@ std::string format_hold(const Hold& h) {
 }
 
 std::optional<Hold> parse_hold(std::string_view text) {
-  const std::string_view keys[] = {"", "job ", "until ", "host ", "created "};
-  std::string_view values[5];
-  size_t pos = 0;
-  for (size_t i = 0; i < 5; ++i) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) return std::nullopt;
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (i == 0) {
-      if (line != kHeader) return std::nullopt;
-      continue;
-    }
-    if (!starts_with(line, keys[i])) return std::nullopt;
-    values[i] = line.substr(keys[i].size());
-  }
-  if (pos != text.size()) return std::nullopt;
+  auto values = keyed_record_values(text, kHeader, {"job", "until", "host", "created"});
+  if (!values) return std::nullopt;
   Hold h;
-  h.job = values[1];
+  h.job = (*values)[0];
   if (!h.job.empty() && !is_valid_hold_id(h.job)) return std::nullopt;
-  if (!parse_i64(values[2], h.until) || !parse_i64(values[4], h.created)) return std::nullopt;
-  h.host = values[3];
+  if (!parse_i64((*values)[1], h.until) || !parse_i64((*values)[3], h.created)) return std::nullopt;
+  h.host = (*values)[2];
   return h;
 }
 

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/names.h"
 #include "core/sha256.h"
+#include "core/text.h"
 
 namespace sifstore {
 namespace {
@@ -119,29 +120,16 @@ std::string format_identity_record(const IdentityRecord& r) {
 }
 
 std::optional<IdentityRecord> parse_identity_record(std::string_view text) {
-  const std::string_view keys[] = {"", "sha256 ", "inode ", "size ", "mtime ", "ctime "};
-  std::string_view values[6];
-  size_t pos = 0;
-  for (size_t i = 0; i < 6; ++i) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) return std::nullopt;
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (i == 0) {
-      if (line != kHeader) return std::nullopt;
-      continue;
-    }
-    if (line.substr(0, keys[i].size()) != keys[i]) return std::nullopt;
-    values[i] = line.substr(keys[i].size());
-  }
-  if (pos != text.size()) return std::nullopt;
+  auto values = keyed_record_values(text, kHeader, {"sha256", "inode", "size", "mtime", "ctime"});
+  if (!values) return std::nullopt;
+  const auto& v = *values;
   IdentityRecord r;
-  if (!is_hex_digest(values[1])) return std::nullopt;
-  r.sha256 = values[1];
+  if (!is_hex_digest(v[0])) return std::nullopt;
+  r.sha256 = v[0];
   ImageIdentity& id = r.identity;
-  if (!parse_u64(values[2], id.inode) || !parse_u64(values[3], id.size) ||
-      !parse_time(values[4], id.mtime_sec, id.mtime_nsec) ||
-      !parse_time(values[5], id.ctime_sec, id.ctime_nsec))
+  if (!parse_u64(v[1], id.inode) || !parse_u64(v[2], id.size) ||
+      !parse_time(v[3], id.mtime_sec, id.mtime_nsec) ||
+      !parse_time(v[4], id.ctime_sec, id.ctime_nsec))
     return std::nullopt;
   if (id.mtime_nsec >= 1000000000 || id.ctime_nsec >= 1000000000) return std::nullopt;
   return r;

@@ -107,7 +107,15 @@ std::optional<std::string> signed_after_build(const std::string& sif_path,
   } catch (const std::exception&) {
     return std::nullopt;
   }
-  auto u = unsigned_sha256(SifImage::open(sif_path), modified);
+  // An image that no longer reads as a SIF was not merely signed: the
+  // caller reports it as changed.
+  auto u = [&]() -> decltype(unsigned_sha256(SifImage::open(sif_path), modified)) {
+    try {
+      return unsigned_sha256(SifImage::open(sif_path), modified);
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+  }();
   if (!u || u->sha256 != digest->second) return std::nullopt;
   std::string note = sif_path + " was signed after its build:";
   for (size_t i = 0; i < u->signatures.size(); ++i) {

@@ -36,7 +36,7 @@ std::optional<UnsignedDigest> unsigned_sha256(const SifImage& image, int64_t bui
 // image-sha256 only by signature objects added after the build, a line
 // naming them ("<sif> was signed after its build: signature object ID 5
 // (SHA-256, entity 0A1B...)"); nullopt otherwise (the lock records no
-// sif-modified-at, or anything else changed).
+// sif-modified-at, anything else changed, or it no longer reads as a SIF).
 std::optional<std::string> signed_after_build(const std::string& sif_path, const PackageLock& lock);
 
 }  // namespace sifstore

@@ -61,4 +61,26 @@ std::string join(const std::vector<std::string>& pieces, std::string_view sep) {
   return out;
 }
 
+std::optional<std::vector<std::string_view>> keyed_record_values(
+    std::string_view text, std::string_view header, const std::vector<std::string_view>& keys) {
+  std::vector<std::string_view> values;
+  size_t pos = 0;
+  for (size_t i = 0; i <= keys.size(); ++i) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) return std::nullopt;
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (i == 0) {
+      if (line != header) return std::nullopt;
+      continue;
+    }
+    std::string_view key = keys[i - 1];
+    if (line.size() <= key.size() || !starts_with(line, key) || line[key.size()] != ' ')
+      return std::nullopt;
+    values.push_back(line.substr(key.size() + 1));
+  }
+  if (pos != text.size()) return std::nullopt;
+  return values;
+}
+
 }  // namespace sifstore

@@ -9,6 +9,7 @@
 // those rules are part of the format, not copies of these.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,5 +42,14 @@ std::vector<std::string> split(std::string_view s, char sep);
 
 // The pieces with `sep` between them; the inverse of split().
 std::string join(const std::vector<std::string>& pieces, std::string_view sep);
+
+// The values of a small record file SifStore writes: exactly the line
+// `header`, then one line "<key> <value>" per key, in the order given, each
+// ended by '\n', and nothing after. Returns the values (views into text),
+// or nullopt when the text has any other shape. Strict on purpose: such a
+// record (an image identity, a hold) that does not read back exactly is
+// treated as absent, never half-trusted.
+std::optional<std::vector<std::string_view>> keyed_record_values(
+    std::string_view text, std::string_view header, const std::vector<std::string_view>& keys);
 
 }  // namespace sifstore

@@ -20,9 +20,13 @@ packages=(
   # pull, umoci to make and unpack test images, htpasswd for basic auth, and
   # busybox-static as the root filesystem of the test images.
   docker-registry skopeo umoci apache2-utils busybox-static
-  # python3-jsonschema and npm (the CycloneDX schemas) check the SBOM output.
-  python3-jsonschema npm
+  # python3-jsonschema checks the SBOM output against the CycloneDX schemas.
+  python3-jsonschema
 )
+# npm fetches the CycloneDX schemas (below). A machine whose Node.js comes
+# from another source ships its own npm, which Debian's npm package conflicts
+# with: install Debian's only when there is no npm at all.
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -42,7 +46,8 @@ fi
 # (scripts/validate-cyclonedx.py): npm's @cyclonedx/cyclonedx-library ships
 # them. Best effort: the test is skipped with a message without them.
 cdx="${XDG_CACHE_HOME:-$HOME/.cache}/sifstore-cyclonedx"
-if [ ! -f "$cdx/node_modules/@cyclonedx/cyclonedx-library/res/schema/bom-1.5.SNAPSHOT.schema.json" ]; then
+if command -v npm >/dev/null 2>&1 &&
+  [ ! -f "$cdx/node_modules/@cyclonedx/cyclonedx-library/res/schema/bom-1.5.SNAPSHOT.schema.json" ]; then
   mkdir -p "$cdx"
   (cd "$cdx" && npm install --silent --no-audit --no-fund @cyclonedx/cyclonedx-library) ||
     echo "sifstore: warning: could not fetch the CycloneDX schemas (npm); the SBOM schema test will be skipped"

@@ -5,12 +5,12 @@ namespace sifstore::test {
 namespace {
 
 const char* kDriver = R"(import json, sys
-from scitex_container.apptainer._lockgen import (PackageLock, compare_locks, generate_locked_def,
+from scitex_container.apptainer._lockgen import (Lock, compare_locks, generate_locked_def,
                                                  read_lock, write_lock)
 cmd = sys.argv[1]
 if cmd == "write":
     spec = json.load(open(sys.argv[2], encoding="utf-8"))
-    write_lock(PackageLock(pip=spec["pip"], dpkg=spec["dpkg"], node=spec["node"]), sys.argv[3])
+    write_lock(Lock(pip=spec["pip"], dpkg=spec["dpkg"], node=spec["node"]), sys.argv[3])
 elif cmd == "read":
     l = read_lock(sys.argv[2])
     json.dump({"pip": l.pip, "dpkg": l.dpkg, "node": l.node,

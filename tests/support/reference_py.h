@@ -5,7 +5,7 @@
 // need (a decorator and a container-command lookup); a shim package with
 // no-op stand-ins is written into a temporary directory and put on
 // PYTHONPATH. A small driver script answers:
-//   write SPEC.json OUT.lock     write_lock(PackageLock(**spec), OUT.lock)
+//   write SPEC.json OUT.lock     write_lock(Lock(**spec), OUT.lock)
 //   read LOCK                    {"pip", "dpkg", "node", "version_set"} as JSON
 //   compare A.lock B.lock        {"identical", "summary", "changed", "only_in_a", "only_in_b"}
 //   locked-def ROUGH LOCK OUT    generate_locked_def(ROUGH, read_lock(LOCK), OUT)

@@ -73,5 +73,18 @@ TEST(Text, JoinIsTheInverseOfSplit) {
     EXPECT_EQ(join(split(s, '\n'), "\n"), s);
 }
 
+TEST(Text, KeyedRecordValuesReadOnlyTheExactShape) {
+  using Values = std::vector<std::string_view>;
+  auto v = keyed_record_values("rec 1\na x\nbb \n", "rec 1", {"a", "bb"});
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, (Values{"x", ""}));
+  // Anything else is absent: another header, a missing or extra line, keys
+  // out of order, a key without its blank, no final line end.
+  for (std::string_view bad :
+       {"rec 2\na x\nbb y\n", "rec 1\na x\n", "rec 1\na x\nbb y\nc z\n", "rec 1\nbb y\na x\n",
+        "rec 1\nax\nbb y\n", "rec 1\na x\nbb", "rec 1\na x\nbb y", "", "rec 1\n"})
+    EXPECT_FALSE(keyed_record_values(bad, "rec 1", {"a", "bb"})) << bad;
+}
+
 }  // namespace
 }  // namespace sifstore
