@@ -54,6 +54,7 @@ Commands
                   [ARGS <key>=<value>...]
                   [BUILD_ARGS <arg>...]
                   [TAKE_OVER]
+                  [SIGN [KEYIDX <n>]]
                   [LAUNCHER <command>...]
                   [JOB_POOL <pool>])
 
@@ -130,6 +131,13 @@ Commands
     another definition (``sifstore build --take-over``): a project moved or
     renamed keeps its layers.  Without it, such a build is refused, since
     two projects sharing a store and a layer name would cross their images.
+
+  ``SIGN [KEYIDX <n>]``
+    Sign the image with ``<builder> sign`` (the key of index ``<n>`` with
+    ``KEYIDX``) before it is published (``sifstore build --sign
+    [--keyidx n]``), so the published image, its sha256 in the lock and its
+    embedded provenance agree.  ``KEYIDX`` without ``SIGN`` fails at
+    configure time.
 
   ``LAUNCHER <command>...``
     A command that runs the build, e.g. ``srun -p build -c 8`` to build on
@@ -388,8 +396,8 @@ function(_sifstore_def_bootstrap def out)
 endfunction()
 
 function(add_sif_layer layer)
-  set(options VERIFY EXCLUDE_FROM_ALL TAKE_OVER)
-  set(one_value ROOT DEF FROM RETAIN JOB_POOL)
+  set(options VERIFY EXCLUDE_FROM_ALL TAKE_OVER SIGN)
+  set(one_value ROOT DEF FROM RETAIN JOB_POOL KEYIDX)
   set(multi_value DEPENDS BUILDER ARGS BUILD_ARGS LAUNCHER)
   set(where "add_sif_layer(${layer})")
   if(layer IN_LIST options OR layer IN_LIST one_value OR layer IN_LIST multi_value)
@@ -411,7 +419,7 @@ function(add_sif_layer layer)
     endif()
     message(FATAL_ERROR "${where}: unknown argument(s):${unknown} (the keywords are "
       "DEF ROOT FROM DEPENDS RETAIN VERIFY EXCLUDE_FROM_ALL BUILDER ARGS BUILD_ARGS LAUNCHER "
-      "JOB_POOL TAKE_OVER)")
+      "JOB_POOL TAKE_OVER SIGN KEYIDX)")
   endif()
   # A single-value keyword needs a value. A list keyword may be given an
   # empty list (`BUILD_ARGS ${args}` with args empty): that is the same as
@@ -596,6 +604,18 @@ function(add_sif_layer layer)
   endif()
   if(arg_TAKE_OVER)
     list(APPEND build_options --take-over)
+  endif()
+  if(DEFINED arg_KEYIDX AND NOT arg_SIGN)
+    message(FATAL_ERROR "${where}: KEYIDX goes with SIGN (the key signing the image)")
+  endif()
+  if(DEFINED arg_KEYIDX AND NOT arg_KEYIDX MATCHES "^[0-9]+$")
+    message(FATAL_ERROR "${where}: KEYIDX must be a non-negative integer, got '${arg_KEYIDX}'")
+  endif()
+  if(arg_SIGN)
+    list(APPEND build_options --sign)
+    if(DEFINED arg_KEYIDX)
+      list(APPEND build_options --keyidx ${arg_KEYIDX})
+    endif()
   endif()
   set(pool_options "")
   if(pool)

@@ -818,6 +818,8 @@ $body"
   done
   bad "add_sif_layer(base): RETAIN 99999999999999999999 is out of range (0 to 2147483647)" 'add_sif_layer(base DEF base.def RETAIN 99999999999999999999)'
   bad "add_sif_layer(prune): the layer name 'prune' is taken by the target sif-prune" 'add_sif_layer(prune DEF base.def)'
+  bad "add_sif_layer(base): KEYIDX goes with SIGN" 'add_sif_layer(base DEF base.def KEYIDX 1)'
+  bad "add_sif_layer(base): KEYIDX must be a non-negative integer, got 'x'" 'add_sif_layer(base DEF base.def SIGN KEYIDX x)'
   bad "add_sif_layer(base): layer 'base' is already declared" 'add_sif_layer(base DEF base.def)
 add_sif_layer(base DEF base.def)'
   bad "add_sif_layer(mid): FROM names layer 'nope', which is not declared" 'add_sif_layer(mid DEF mid.def FROM nope)'
@@ -834,7 +836,7 @@ add_sif_layer(mid DEF mid.def FROM base ROOT elsewhere)'
   # A single-value keyword without a value, or with an empty string, would
   # mean its default. (A list keyword may be empty: see below.)
   local kw
-  for kw in ROOT FROM RETAIN JOB_POOL; do
+  for kw in ROOT FROM RETAIN JOB_POOL KEYIDX; do
     bad "add_sif_layer(base): $kw needs a value" "add_sif_layer(base DEF base.def $kw)"
     bad "add_sif_layer(base): $kw needs a value" "add_sif_layer(base DEF base.def $kw VERIFY)"
     bad "add_sif_layer(base): $kw needs a value" "add_sif_layer(base DEF base.def $kw \${unset_variable} VERIFY)"
@@ -901,7 +903,7 @@ add_sif_layer(base DEF base.def BUILD_ARGS \"\" --fakeroot \"\${unset_variable}\
   step "a correct call with every keyword still configures"
   write_project module "set_property(GLOBAL APPEND PROPERTY JOB_POOLS two=2)
 add_sif_layer(base DEF base.def ROOT containers RETAIN 2 JOB_POOL two
-  BUILDER \"$SIFSTORE_STANDIN\" ARGS hello_version=2.10-3 DEPENDS extra.txt TAKE_OVER)
+  BUILDER \"$SIFSTORE_STANDIN\" ARGS hello_version=2.10-3 DEPENDS extra.txt TAKE_OVER SIGN KEYIDX 1)
 add_sif_layer(mid DEF mid.def FROM base VERIFY EXCLUDE_FROM_ALL VERIFY
   LAUNCHER \"$proj/launcher.sh\" BUILD_ARGS --fakeroot ARGS x=1 BUILD_ARGS --notest DEPENDS extra.txt)"
   rm -rf "$build"
@@ -914,6 +916,8 @@ add_sif_layer(mid DEF mid.def FROM base VERIFY EXCLUDE_FROM_ALL VERIFY
   grep -qF -- "--retain 2" <<<"$(grep -- " build base " "$build/build.ninja")" || fail "base's build lacks --retain 2"
   grep -qF -- "--take-over" <<<"$(grep -- " build base " "$build/build.ninja")" || fail "base's build lacks --take-over"
   if grep -qF -- "--take-over" <<<"$mid_build"; then fail "mid's build has --take-over without TAKE_OVER"; fi
+  grep -qF -- "--sign --keyidx 1" <<<"$(grep -- " build base " "$build/build.ninja")" || fail "base's build lacks --sign --keyidx 1"
+  if grep -qF -- "--sign" <<<"$mid_build"; then fail "mid's build has --sign without SIGN"; fi
 
   step "two projects on one ROOT with the same layer name"
   local shared=$E2E_WORK/shared-store proj_a=$E2E_WORK/proj-a proj_b=$E2E_WORK/proj-b p
