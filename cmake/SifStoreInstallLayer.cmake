@@ -42,6 +42,17 @@ foreach(_suffix sif lock def)
     message(FATAL_ERROR "install_sif_layer(${_layer}): the active build has no "
       "${_build}.${_suffix} (sifstore fsck tells what is wrong with the store)")
   endif()
+  # file(INSTALL) skips a destination whose time matches the source's to the
+  # second, which two builds made within one second (or a rollback to one)
+  # can share: an installed file that is not this build's is removed first.
+  set(_installed "$ENV{DESTDIR}${_destination}/${_layer}.${_suffix}")
+  if(EXISTS "${_installed}")
+    execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files "${_build}.${_suffix}"
+      "${_installed}" RESULT_VARIABLE _differ OUTPUT_QUIET ERROR_QUIET)
+    if(_differ)
+      file(REMOVE "${_installed}")
+    endif()
+  endif()
   # file(INSTALL) applies DESTDIR and records the file in the install manifest.
   file(INSTALL DESTINATION "${_destination}" TYPE FILE RENAME "${_layer}.${_suffix}"
     FILES "${_build}.${_suffix}")

@@ -30,7 +30,11 @@ std::vector<std::string> gone_bases(const std::string& locked_def_text,
   } catch (const Error&) {
     // A locked def that does not parse names no base it can show.
   }
-  if (auto it = lock.facts.find("base-image"); it != lock.facts.end()) paths.push_back(it->second);
+  // The lock's base-image is a host path for a localimage base; a registry
+  // base ("docker://...@sha256:...", "oras://...") is not a file to look for.
+  if (auto it = lock.facts.find("base-image");
+      it != lock.facts.end() && it->second.find("://") == std::string::npos)
+    paths.push_back(it->second);
   stdfs::path def_dir;
   if (auto it = lock.facts.find("def-path"); it != lock.facts.end())
     def_dir = stdfs::path(it->second).parent_path();
