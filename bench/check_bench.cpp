@@ -42,16 +42,14 @@
 #include <string>
 #include <vector>
 
+#include "timing.h"
+
 namespace {
+
+using namespace sifstore::bench;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-struct Timing {
-  double wall = 0, cpu = 0;
-};
-
-double seconds(const struct timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; }
 
 // Runs argv with stdout and stdin on /dev/null; throws when it fails.
 Timing run(const std::vector<std::string>& argv) {
@@ -80,21 +78,6 @@ Timing run(const std::vector<std::string>& argv) {
   return t;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-struct Series {
-  std::vector<double> wall, cpu;
-  void add(Timing t) {
-    wall.push_back(t.wall);
-    cpu.push_back(t.cpu);
-  }
-  Timing med() const { return {median(wall), median(cpu)}; }
-};
-
 void row(const std::string& what, const Series& s) {
   Timing m = s.med();
   std::printf("  %-52s %10.2f ms %10.2f ms\n", what.c_str(), m.wall * 1000, m.cpu * 1000);
@@ -104,19 +87,6 @@ void ratio(const std::string& what, const Series& num, const Series& den, const 
   Timing a = num.med(), b = den.med();
   std::printf("  %-52s %9.2fx  %9.2fx   %s\n", what.c_str(), a.wall / b.wall,
               b.cpu > 0 ? a.cpu / b.cpu : 0.0, target);
-}
-
-std::string load_average() {
-  std::string text;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    char buf[128];
-    if (std::fgets(buf, sizeof buf, f)) text = buf;
-    std::fclose(f);
-  }
-  std::istringstream in(text);
-  std::string one, five, fifteen;
-  if (!(in >> one >> five >> fifteen)) return "unknown";
-  return one + " " + five + " " + fifteen;
 }
 
 void write_text(const std::string& path, const std::string& text) {

@@ -41,9 +41,13 @@
 #include <string>
 #include <vector>
 
+#include "timing.h"
+
 extern char** environ;
 
 namespace {
+
+using namespace sifstore::bench;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -63,17 +67,10 @@ r = scitex_store.list_builds(root, layer) if op == "list" else scitex_store.prun
 print(time.perf_counter() - w, time.process_time() - c, len(r))
 )";
 
-// Wall-clock and CPU (user + system) seconds of one measurement.
-struct Timing {
-  double wall = 0, cpu = 0;
-};
-
 struct Result {
   Timing t;  // of the whole process
   std::string out;
 };
-
-double seconds(const struct timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; }
 
 // Runs argv; stdout is captured when `capture`, else sent to /dev/null.
 Result run(const std::vector<std::string>& argv, const std::string& cwd = "",
@@ -146,36 +143,6 @@ void make_store(const std::string& root, int builds) {
 
 // The 1-, 5- and 15-minute load averages: the figures are times, and a busy
 // machine makes them longer.
-std::string load_average() {
-  std::string text;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    char buf[128];
-    if (std::fgets(buf, sizeof buf, f)) text = buf;
-    std::fclose(f);
-  }
-  std::istringstream in(text);
-  std::string one, five, fifteen;
-  if (!(in >> one >> five >> fifteen)) return "unknown";
-  return one + " " + five + " " + fifteen;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-// The runs of one measurement; medians of wall and CPU time separately.
-struct Series {
-  std::vector<double> wall, cpu;
-  void add(Timing t) {
-    wall.push_back(t.wall);
-    cpu.push_back(t.cpu);
-  }
-  Timing med() const { return {median(wall), median(cpu)}; }
-  bool empty() const { return wall.empty(); }
-};
-
 void row(const char* what, const Series& s) {
   Timing m = s.med();
   std::printf("  %-56s %9.1f ms %9.1f ms\n", what, m.wall * 1000, m.cpu * 1000);
