@@ -582,7 +582,9 @@ DefFile parse_def(std::string_view text, const std::string& path) {
         throw Error(where(path, sec.line) + "section line '" + std::string(trim_space(line)) +
                     "' is indented: Apptainer reads a section only with its '%' at the start "
                     "of the line");
-      std::string_view named = line.substr(line.find_first_not_of('%'));
+      size_t name_at = line.find_first_not_of('%');  // npos: a line of only '%'s
+      std::string_view named =
+          name_at == std::string_view::npos ? std::string_view() : line.substr(name_at);
       std::string_view raw_name = named.substr(0, named.find(' '));
       sec.raw_args = raw_name.size() < named.size() ? std::string(named.substr(raw_name.size() + 1))
                                                     : std::string();

@@ -189,6 +189,19 @@ json.dump(out, sys.stdout)
   }
 }
 
+// A line of only '%'s names no section: an error naming the line (found by
+// def_fuzz; the parser took the name from past the end of the line).
+TEST(DefParse, ALineOfOnlyPercentSignsIsAnError) {
+  for (const char* text : {"Bootstrap: docker\nFrom: debian\n\n%\n", "Bootstrap: docker\n%%\n"}) {
+    try {
+      parse_def(text, "/defs/x.def");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("/defs/x.def:"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(DefParse, BadInputNamesFileAndLine) {
   struct Case {
     std::string text, expect;
