@@ -263,7 +263,9 @@ TEST_F(RpmCapture, CorruptDatabaseIsAnErrorNamingTheFileInTheImage) {
     EXPECT_NE(std::string(e.what()).find(sif + ":/var/lib/rpm/rpmdb.sqlite: "), std::string::npos)
         << e.what();
   }
-  // The CLI says so and writes no lock.
+  // The CLI says so and writes no lock (where the sifstore executable is
+  // built: the tsan preset builds the unit tests alone).
+  if (!test::exists(SIFSTORE_EXE)) return;
   auto r = test::sifstore(tmp_.path(), {"lock", "capture", sif, "-o", tmp_ / "out.lock"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("sifstore: error: " + sif + ":/var/lib/rpm/rpmdb.sqlite: "),
