@@ -127,7 +127,8 @@ TEST_F(RpmCapture, DnfInstallRootEqualsRpmQa) {
   PackageLock back = parse_lock(format_lock(lock), "x.lock");
   EXPECT_EQ(back.rpm, got);
   EXPECT_EQ(back.version_set().at("rpm:kernel-tiny"), "5.14-1.x86_64 5.15-1.x86_64");
-  // lock capture counts them.
+  // lock capture counts them (where sifstore is built: not in the tsan preset).
+  if (!test::exists(SIFSTORE_EXE)) return;
   auto r = test::sifstore(tmp_.path(), {"lock", "capture", sif, "-o", tmp_ / "dnf.lock"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find(" node, " + std::to_string(got.size()) + " rpm packages (static capture)"),
@@ -150,6 +151,7 @@ TEST_F(RpmCapture, WalModeDatabaseReadWithItsUncheckpointedTransaction) {
   EXPECT_EQ(got, host_rpm_qa(root("wal")));
 
   // lock diff against the dnf root's lock names the package that gained a version.
+  if (!test::exists(SIFSTORE_EXE)) return;  // the tsan preset builds no sifstore
   std::string a = tmp_ / "a.lock", b = tmp_ / "b.lock";
   ASSERT_EQ(test::sifstore(tmp_.path(), {"lock", "capture", sif_of("dnf"), "-o", a}).status, 0);
   ASSERT_EQ(test::sifstore(tmp_.path(), {"lock", "capture", sif, "-o", b}).status, 0);
