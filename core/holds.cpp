@@ -13,6 +13,7 @@
 #include "core/layer_lock.h"
 #include "core/names.h"
 #include "core/process.h"
+#include "core/stamp.h"
 #include "core/text.h"
 
 namespace sifstore {
@@ -38,12 +39,6 @@ bool parse_i64(std::string_view s, int64_t& out) {
     out = out * 10 + (c - '0');
   }
   return true;
-}
-
-std::string hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
 }
 
 std::string time_text(int64_t t) {
@@ -223,7 +218,7 @@ Hold place_hold(const Store& store, const std::string& layer, const std::string&
   h.job = job;
   h.created = now;
   h.until = until.value_or(now + kDefaultHoldSeconds);
-  h.host = hostname();
+  h.host = host_name();
   if (job.empty()) {
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   std::chrono::system_clock::now().time_since_epoch())

@@ -47,12 +47,6 @@ bool root_has_builds(const Dir& root) {
   return false;
 }
 
-std::string host_name() {
-  char buf[256] = {0};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
-
 // The inode of this process's PID namespace ("" when /proc does not say): a
 // pid means a process only in the namespace that numbered it.
 std::string pid_namespace() {
@@ -62,6 +56,13 @@ std::string pid_namespace() {
 }
 
 }  // namespace
+
+std::string host_name() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
 
 std::string format_ts(std::time_t t, TimeBase base) {
   std::tm tm{};

@@ -70,4 +70,8 @@ void release_reservation(const Dir& layer_dir, std::string_view layer, std::stri
 // does not say, until the file is a week old.
 bool reservation_is_live(const Dir& layer_dir, const std::string& reservation_file);
 
+// This host's name (gethostname), "unknown" when it cannot be had: what
+// reservations and holds record to tell hosts apart.
+std::string host_name();
+
 }  // namespace sifstore
