@@ -1,11 +1,5 @@
 #include "core/capture/rpm.h"
 
-#include <rpm/header.h>
-#include <rpm/rpmdb.h>
-#include <rpm/rpmlib.h>
-#include <rpm/rpmlog.h>
-#include <rpm/rpmmacro.h>
-#include <rpm/rpmts.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -14,9 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <mutex>
 
+#include "core/capture/rpmdb_module.h"
 #include "core/error.h"
+#include "core/module.h"
 #include "core/text.h"
 
 namespace sifstore {
@@ -112,34 +107,7 @@ std::string expand_macros(const std::string& body, const std::map<std::string, s
   return out;
 }
 
-// --- librpm ------------------------------------------------------------------------------
-
-std::mutex& rpm_mutex() {
-  static std::mutex m;
-  return m;
-}
-
-// What librpm logs while we hold the mutex: errors fail the query; nothing
-// reaches stderr.
-struct LogSink {
-  std::vector<std::string> errors;
-};
-
-int log_callback(rpmlogRec rec, rpmlogCallbackData data) {
-  auto* sink = static_cast<LogSink*>(data);
-  if (rpmlogRecPriority(rec) <= RPMLOG_ERR) sink->errors.emplace_back(trim(rpmlogRecMessage(rec)));
-  return 0;  // handled: do not print
-}
-
-void init_librpm() {
-  static bool done = false;
-  if (done) return;
-  // The host librpm's own configuration (rpmrc, macros): backends and
-  // defaults. The image's macros are never loaded into librpm.
-  if (rpmReadConfigFiles(nullptr, nullptr) != 0)
-    throw Error("librpm could not read its configuration (rpmrc, macros) on this machine");
-  done = true;
-}
+// --- the image's database files --------------------------------------------------------
 
 bool exists(const std::string& path) {
   struct stat st;
@@ -225,40 +193,20 @@ std::string rpm_query_db_dir(const std::string& dir, const std::string& source) 
   else
     return "";
 
-  std::lock_guard<std::mutex> hold(rpm_mutex());
-  init_librpm();
-  LogSink sink;
-  rpmlogCallback old_cb = rpmlogSetCallback(log_callback, &sink);
-  rpmPushMacro(nullptr, "_dbpath", nullptr, dir.c_str(), RMIL_CMDLINE);
-  rpmPushMacro(nullptr, "_db_backend", nullptr, backend.c_str(), RMIL_CMDLINE);
-  std::vector<std::string> lines;
-  rpmts ts = rpmtsCreate();
-  rpmtsSetRootDir(ts, "/");
-  rpmdbMatchIterator mi = rpmtsInitIterator(ts, RPMDBI_PACKAGES, nullptr, 0);
-  std::string format_error;
-  const bool opened = mi != nullptr;
-  if (mi) {
-    while (Header h = rpmdbNextIterator(mi)) {
-      errmsg_t err = nullptr;
-      char* s = headerFormat(h, kRpmQueryFormat, &err);
-      if (!s) {
-        format_error = err ? err : "headerFormat failed";
-        break;
-      }
-      lines.emplace_back(s);
-      free(s);
-    }
-    rpmdbFreeIterator(mi);
-  }
-  rpmtsFree(ts);
-  rpmPopMacro(nullptr, "_db_backend");
-  rpmPopMacro(nullptr, "_dbpath");
-  rpmlogSetCallback(old_cb, nullptr);
+  auto* query =
+      module_function<RpmdbQueryFn>(kRpmdbModule, kRpmdbQuerySymbol, "reading an RPM database");
+  RpmdbAnswer answer;
+  query(dir, backend, kRpmQueryFormat, &answer);
+  if (!answer.config_error.empty()) throw Error(answer.config_error + " on this machine");
+  const std::string& format_error = answer.format_error;
+  const bool opened = answer.opened;
+  std::vector<std::string>& lines = answer.lines;
 
   if (!format_error.empty())
     throw Error(source + ": librpm could not format a package header: " + format_error);
-  if (!sink.errors.empty() || !opened) {
-    std::string why = sink.errors.empty() ? "librpm could not open it" : join(sink.errors, "; ");
+  if (!answer.errors.empty() || !opened) {
+    std::string why =
+        answer.errors.empty() ? "librpm could not open it" : join(answer.errors, "; ");
     std::string hint = backend == "ndb" || backend == "bdb_ro"
                            ? " (a " + std::string(backend == "ndb" ? "NDB" : "Berkeley DB") +
                                  " database: this librpm reads the backends `rpm --showrc` "

@@ -1,16 +1,15 @@
 #include "core/registry/resolve.h"
 
-#include <curl/curl.h>
-
 #include <cctype>
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/module.h"
 #include "core/registry/credentials.h"
+#include "core/registry/http_module.h"
 #include "core/registry/www_authenticate.h"
 #include "core/sha256.h"
 
@@ -58,31 +57,6 @@ struct Response {
   }
 };
 
-size_t on_body(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<Response*>(user);
-  if (r->body.size() + size * n > kMaxBody) return 0;  // aborts the transfer
-  r->body.append(data, size * n);
-  return size * n;
-}
-
-size_t on_header(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<Response*>(user);
-  std::string line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) {
-    r->headers.clear();  // a new answer (after a redirect or 100 Continue)
-    return size * n;
-  }
-  size_t colon = line.find(':');
-  if (colon != std::string::npos)
-    r->headers.emplace(lower(trim(line.substr(0, colon))), trim(line.substr(colon + 1)));
-  return size * n;
-}
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 struct Request {
   std::string url;
   bool head = false;
@@ -90,62 +64,53 @@ struct Request {
   const Credentials* basic = nullptr;
 };
 
-// One HTTP exchange. Throws Error (naming `what`) when no answer came.
+constexpr const char* kHttpFeature = "talking to a container registry";
+
+// One HTTP exchange (through the sifstore-http module). Throws Error
+// (naming `what`) when no answer came.
 Response perform(const Request& q, const std::string& what) {
-  global_init();
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) throw Error("cannot initialise libcurl");
-  CURL* c = curl.get();
-  Response r;
-  char errbuf[CURL_ERROR_SIZE] = "";
-  curl_slist* hdrs = nullptr;
-  for (const auto& h : q.headers) hdrs = curl_slist_append(hdrs, h.c_str());
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> hdr_guard(hdrs, curl_slist_free_all);
-  curl_easy_setopt(c, CURLOPT_URL, q.url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, kConnectTimeout);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_seconds());
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "sifstore/" SIFSTORE_VERSION);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-  if (q.head) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  if (const char* ca = std::getenv("SSL_CERT_FILE"); ca && *ca)
-    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-  if (const char* dir = std::getenv("SSL_CERT_DIR"); dir && *dir)
-    curl_easy_setopt(c, CURLOPT_CAPATH, dir);
+  HttpRequest request;
+  request.url = q.url;
+  request.head = q.head;
+  request.headers = q.headers;
   if (q.basic) {
-    curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-    curl_easy_setopt(c, CURLOPT_USERNAME, q.basic->username.c_str());
-    curl_easy_setopt(c, CURLOPT_PASSWORD, q.basic->password.c_str());
+    request.basic_auth = true;
+    request.username = q.basic->username;
+    request.password = q.basic->password;
   }
-  CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) {
-    std::string detail = *errbuf ? errbuf : curl_easy_strerror(rc);
-    if (rc == CURLE_WRITE_ERROR)
-      detail = "the answer is larger than " + std::to_string(kMaxBody) + " bytes";
+  request.user_agent = "sifstore/" SIFSTORE_VERSION;
+  if (const char* ca = std::getenv("SSL_CERT_FILE"); ca && *ca) request.ca_file = ca;
+  if (const char* dir = std::getenv("SSL_CERT_DIR"); dir && *dir) request.ca_dir = dir;
+  request.connect_timeout = kConnectTimeout;
+  request.timeout = timeout_seconds();
+  request.max_body = kMaxBody;
+  auto* perform_fn = module_function<HttpPerformFn>(kHttpModule, kHttpPerformSymbol, kHttpFeature);
+  HttpAnswer answer;
+  perform_fn(request, &answer);
+  if (!answer.ok) {
+    std::string detail = answer.body_too_large
+                             ? "the answer is larger than " + std::to_string(kMaxBody) + " bytes"
+                             : answer.error;
     std::string hint;
-    if (rc == CURLE_SSL_CONNECT_ERROR && q.url.rfind("https:", 0) == 0)
+    if (answer.tls_failed && q.url.rfind("https:", 0) == 0)
       hint = " (a registry that speaks plain HTTP needs --no-https among the build args)";
     throw Error(what + ": " + detail + hint);
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  Response r;
+  r.status = answer.status;
+  r.body = std::move(answer.body);
+  for (const auto& line : answer.header_lines) {
+    size_t colon = line.find(':');
+    if (colon != std::string::npos)
+      r.headers.emplace(lower(trim(line.substr(0, colon))), trim(line.substr(colon + 1)));
+  }
   return r;
 }
 
 std::string escape(const std::string& s) {
-  global_init();
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
-  char* e = curl_easy_escape(curl.get(), s.c_str(), static_cast<int>(s.size()));
-  std::string out = e ? e : "";
-  curl_free(e);
+  auto* escape_fn = module_function<HttpEscapeFn>(kHttpModule, kHttpEscapeSymbol, kHttpFeature);
+  std::string out;
+  escape_fn(s, &out);
   return out;
 }
 

@@ -1213,6 +1213,15 @@ message(STATUS "sifstore: ${SifStore_EXECUTABLE}")'
   rm -rf "$build"
   configure install -DCMAKE_PREFIX_PATH="$E2E_WORK/moved"
   grep -q "sifstore: $E2E_WORK/moved/bin/sifstore" "$E2E_WORK/configure.log" || fail "not relocated"
+  step "the relocated sifstore loads its modules from beside itself (lib/sifstore)"
+  printf 'Bootstrap: docker\nFrom: 127.0.0.1:9/sifstore/none:1\n' >"$E2E_WORK/docker.def"
+  local out
+  out=$(LD_DEBUG=files "$E2E_WORK/moved/bin/sifstore" --root "$E2E_WORK/modstore" build x \
+    --def "$E2E_WORK/docker.def" --builder /bin/false 2>&1) && fail "a build from a closed port passed"
+  grep -q "file=$E2E_WORK/moved/bin/../lib/sifstore/sifstore-http.so" <<<"$out" ||
+    fail "the HTTP module was not loaded from the moved prefix: $(grep -i 'error\|sifstore-http' <<<"$out")"
+  grep -q "cannot resolve docker://127.0.0.1:9/sifstore/none:1" <<<"$out" ||
+    fail "no registry error: $(grep error <<<"$out")"
 }
 
 case_add_subdirectory() {
