@@ -463,7 +463,9 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     dir.rename(partial_log_name(o.layer, ts), artifact_name(o.layer, ts, Artifact::kBuildLog));
     dir.rename(partial_sif_name(o.layer, ts), artifact_name(o.layer, ts, Artifact::kSif));
     dir.fsync();
-    if (hashed) record_identity(dir, o.layer, ts, *hashed, lock.facts["image-sha256"], true);
+    if (hashed)
+      record_identity(dir, o.layer, ts, *hashed, lock.facts["image-sha256"], /*renamed=*/true,
+                      /*companions=*/true);
     debug_stop_point("renamed");
     release_reservation(dir, o.layer, ts);
     cleanup.done();

@@ -19,6 +19,7 @@ namespace sifstore {
 namespace {
 
 constexpr std::string_view kHeader = "sifstore image identity 1";
+constexpr std::string_view kHeaderWithCompanions = "sifstore image identity 2";
 
 ImageIdentity identity_of_stat(const struct stat& st) {
   ImageIdentity id;
@@ -107,55 +108,121 @@ std::optional<ImageIdentity> identity_of(const Dir& dir, const std::string& name
   return identity_of_stat(st);
 }
 
+namespace {
+
+// A companion's identity on one line: "<inode> <size> <mtime> <ctime>".
+std::string identity_line(const ImageIdentity& id) {
+  return std::to_string(id.inode) + " " + std::to_string(id.size) + " " +
+         time_text(id.mtime_sec, id.mtime_nsec) + " " + time_text(id.ctime_sec, id.ctime_nsec);
+}
+
+bool parse_identity_fields(std::string_view inode, std::string_view size, std::string_view mtime,
+                           std::string_view ctime, ImageIdentity& id) {
+  return parse_u64(inode, id.inode) && parse_u64(size, id.size) &&
+         parse_time(mtime, id.mtime_sec, id.mtime_nsec) &&
+         parse_time(ctime, id.ctime_sec, id.ctime_nsec) && id.mtime_nsec < 1000000000 &&
+         id.ctime_nsec < 1000000000;
+}
+
+std::optional<ImageIdentity> parse_identity_line(std::string_view line) {
+  std::vector<std::string> f = split(line, ' ');
+  ImageIdentity id;
+  if (f.size() != 4 || !parse_identity_fields(f[0], f[1], f[2], f[3], id)) return std::nullopt;
+  return id;
+}
+
+}  // namespace
+
 std::string format_identity_record(const IdentityRecord& r) {
   const ImageIdentity& id = r.identity;
-  std::string out(kHeader);
+  const bool companions = r.lock && r.def;
+  std::string out(companions ? kHeaderWithCompanions : kHeader);
   out.append("\nsha256 ").append(r.sha256);
   out.append("\ninode ").append(std::to_string(id.inode));
   out.append("\nsize ").append(std::to_string(id.size));
   out.append("\nmtime ").append(time_text(id.mtime_sec, id.mtime_nsec));
   out.append("\nctime ").append(time_text(id.ctime_sec, id.ctime_nsec));
+  if (companions) {
+    out.append("\nlock ").append(identity_line(*r.lock));
+    out.append("\ndef ").append(identity_line(*r.def));
+  }
   out.append("\n");
   return out;
 }
 
 std::optional<IdentityRecord> parse_identity_record(std::string_view text) {
-  auto values = keyed_record_values(text, kHeader, {"sha256", "inode", "size", "mtime", "ctime"});
+  const bool companions = starts_with(text, std::string(kHeaderWithCompanions) + "\n");
+  std::vector<std::string_view> keys = {"sha256", "inode", "size", "mtime", "ctime"};
+  if (companions) keys.insert(keys.end(), {"lock", "def"});
+  auto values = keyed_record_values(text, companions ? kHeaderWithCompanions : kHeader, keys);
   if (!values) return std::nullopt;
   const auto& v = *values;
   IdentityRecord r;
   if (!is_hex_digest(v[0])) return std::nullopt;
   r.sha256 = v[0];
-  ImageIdentity& id = r.identity;
-  if (!parse_u64(v[1], id.inode) || !parse_u64(v[2], id.size) ||
-      !parse_time(v[3], id.mtime_sec, id.mtime_nsec) ||
-      !parse_time(v[4], id.ctime_sec, id.ctime_nsec))
-    return std::nullopt;
-  if (id.mtime_nsec >= 1000000000 || id.ctime_nsec >= 1000000000) return std::nullopt;
+  if (!parse_identity_fields(v[1], v[2], v[3], v[4], r.identity)) return std::nullopt;
+  if (companions) {
+    r.lock = parse_identity_line(v[5]);
+    r.def = parse_identity_line(v[6]);
+    if (!r.lock || !r.def) return std::nullopt;
+  }
   return r;
 }
+
+namespace {
+
+// The build's record and its file's mtime; nullopt when absent or garbled.
+std::optional<std::pair<IdentityRecord, struct timespec>> read_record(const Dir& dir,
+                                                                      std::string_view layer,
+                                                                      std::string_view ts) {
+  std::string name = identity_record_name(layer, ts);
+  Fd fd(::openat(dir.fd(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  struct stat rst;
+  if (::fstat(fd.get(), &rst) != 0 || !S_ISREG(rst.st_mode)) return std::nullopt;
+  auto record = parse_identity_record(read_regular_file(fd.get(), dir.path_of(name), 4096));
+  if (!record) return std::nullopt;
+  return std::make_pair(*record, rst.st_mtim);
+}
+
+// The file still has the recorded identity, and its last change predates
+// the record (racy-clean guard).
+bool still(const Dir& dir, const std::string& name, const ImageIdentity& recorded,
+           const struct timespec& record_mtime) {
+  auto now = identity_of(dir, name);
+  return now && *now == recorded &&
+         older(now->ctime_sec, now->ctime_nsec, record_mtime.tv_sec, record_mtime.tv_nsec);
+}
+
+}  // namespace
 
 bool identity_vouches(const Dir& dir, std::string_view layer, std::string_view ts,
                       std::string_view sha256) {
   try {
-    std::string name = identity_record_name(layer, ts);
-    Fd fd(::openat(dir.fd(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    if (!fd) return false;
-    struct stat rst;
-    if (::fstat(fd.get(), &rst) != 0 || !S_ISREG(rst.st_mode)) return false;
-    auto record = parse_identity_record(read_regular_file(fd.get(), dir.path_of(name), 4096));
-    if (!record || record->sha256 != sha256) return false;
-    auto now = identity_of(dir, artifact_name(layer, ts, Artifact::kSif));
-    if (!now || !(*now == record->identity)) return false;
-    // Racy-clean guard: the image's last change must predate the record.
-    return older(now->ctime_sec, now->ctime_nsec, rst.st_mtim.tv_sec, rst.st_mtim.tv_nsec);
+    auto record = read_record(dir, layer, ts);
+    if (!record || record->first.sha256 != sha256) return false;
+    return still(dir, artifact_name(layer, ts, Artifact::kSif), record->first.identity,
+                 record->second);
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+bool companions_vouched(const Dir& dir, std::string_view layer, std::string_view ts) {
+  try {
+    auto record = read_record(dir, layer, ts);
+    if (!record || !record->first.lock || !record->first.def) return false;
+    return still(dir, artifact_name(layer, ts, Artifact::kLock), *record->first.lock,
+                 record->second) &&
+           still(dir, artifact_name(layer, ts, Artifact::kDef), *record->first.def, record->second);
   } catch (const Error&) {
     return false;
   }
 }
 
 void record_identity(const Dir& dir, std::string_view layer, std::string_view ts,
-                     const ImageIdentity& hashed, std::string_view sha256, bool renamed) {
+                     const ImageIdentity& hashed, std::string_view sha256, bool renamed,
+                     bool companions) {
   std::string sif = artifact_name(layer, ts, Artifact::kSif);
   auto now = identity_of(dir, sif);
   if (!now) return;
@@ -166,14 +233,22 @@ void record_identity(const Dir& dir, std::string_view layer, std::string_view ts
   if (!same) return;
   std::string name = identity_record_name(layer, ts);
   try {
-    const std::string text = format_identity_record({std::string(sha256), *now});
-    write_record(dir, name, text);
+    IdentityRecord record{std::string(sha256), *now, std::nullopt, std::nullopt};
+    if (companions) {
+      record.lock = identity_of(dir, artifact_name(layer, ts, Artifact::kLock));
+      record.def = identity_of(dir, artifact_name(layer, ts, Artifact::kDef));
+    }
+    write_record(dir, name, format_identity_record(record));
+    auto vouched = [&] {
+      return identity_vouches(dir, layer, ts, sha256) &&
+             (!record.lock || !record.def || companions_vouched(dir, layer, ts));
+    };
     // Just published, the image's ctime is of this very clock tick: once
     // the file system's clock has moved on, and the image is still as
     // recorded, stamp the record's mtime anew, so that the first checks
     // after a build (a whole job array at once) trust it instead of all
     // hashing the image. Bounded: 1.3 s covers one-second file times.
-    for (int ms = 5; renamed && ms <= 640 && !identity_vouches(dir, layer, ts, sha256); ms *= 2) {
+    for (int ms = 5; renamed && ms <= 640 && !vouched(); ms *= 2) {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
       auto still = identity_of(dir, sif);
       if (!still || !(*still == *now)) break;

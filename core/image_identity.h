@@ -23,7 +23,18 @@
 //     the same clock tick as the recording would otherwise keep the same
 //     ctime ("racy git"); such a record is used only after a rehash.
 // Anything else (no record, a garbled one, another digest, any field
-// changed) means a full hash, never a pass. ctime cannot be set by users
+// changed) means a full hash, never a pass.
+//
+// A record written at publish also vouches for the build's lock and locked
+// def (format 2: the header says "... identity 2" and two more lines,
+// "lock <inode> <size> <mtime> <ctime>" and "def ..."): SifStore wrote them
+// itself a moment before, from the data whose digests the build log and the
+// lock record. `check` skips rehashing them (and reading the build log)
+// while both still have those identities, by the same rules as the image.
+// So a repeated `check` computes no digest at all and never loads the
+// crypto module (core/module.h). A record rewritten after a full hash of
+// the image (by `check` or fsck) is of format 1 and vouches for the image
+// only. ctime cannot be set by users
 // (`touch -r` restores mtime and sets ctime to now), so a same-size
 // overwrite followed by `touch -r` is caught.
 #pragma once
@@ -55,6 +66,8 @@ std::optional<ImageIdentity> identity_of(const Dir& dir, const std::string& name
 struct IdentityRecord {
   std::string sha256;
   ImageIdentity identity;
+  // Format 2 only: the lock's and the locked def's identities.
+  std::optional<ImageIdentity> lock, def;
 };
 std::string format_identity_record(const IdentityRecord& record);
 std::optional<IdentityRecord> parse_identity_record(std::string_view text);
@@ -75,8 +88,16 @@ bool identity_vouches(const Dir& dir, std::string_view layer, std::string_view t
 // error (the next check hashes in full). The record is written by a
 // temporary and a rename without fsync: it is a cache, and one lost or left
 // empty by a crash only costs a full hash.
+// With `companions` (publish: the lock and locked def were just written by
+// this build) the record also vouches for them (format 2).
 void record_identity(const Dir& dir, std::string_view layer, std::string_view ts,
-                     const ImageIdentity& hashed, std::string_view sha256, bool renamed = false);
+                     const ImageIdentity& hashed, std::string_view sha256, bool renamed = false,
+                     bool companions = false);
+
+// Whether the build's record vouches that its lock and locked def are as
+// published (format 2, both identities equal, both older than the record).
+// Never throws: any doubt is false.
+bool companions_vouched(const Dir& dir, std::string_view layer, std::string_view ts);
 
 // The sha256 of the build's image, compared with `expected` (its lock's):
 // without hashing when the record vouches for it (and `force_full` is

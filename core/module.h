@@ -1,13 +1,15 @@
-// Optional parts of sifstore that live in their own shared objects.
+// Parts of sifstore that live in their own shared objects.
 //
 // Two features need large libraries that most commands never use: reading
 // a container registry (libcurl, which brings TLS, Kerberos, LDAP, ...) and
 // reading an RPM database (librpm, which brings SQLite, Lua, ...). Linked
 // into the executable, their ~35 shared objects cost every `sifstore` call
 // ~5 ms of start-up, more than all the work of a repeated `check`
-// (bench/check_bench). So they are modules (modules/), loaded with dlopen
-// the first time a command needs them, and `check`, `list`, `point`, ...
-// never map them.
+// (bench/check_bench). SHA-256 (OpenSSL's libcrypto, ~1 ms more) is needed
+// by most commands but not by a repeated `check`, which hashes nothing
+// (core/image_identity.h). So the three are modules (modules/), loaded with
+// dlopen the first time a command needs them, and a repeated `check`,
+// `list`, `point`, ... never map them.
 //
 // A module is looked for
 //   1. in <dir of the running executable>/SIFSTORE_MODULE_RELDIR: the

@@ -1,12 +1,11 @@
 #include "core/sif_signatures.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
 
 #include "core/error.h"
+#include "core/sha256.h"
 
 namespace sifstore {
 namespace {
@@ -15,30 +14,6 @@ void put_le64(unsigned char* p, int64_t value) {
   uint64_t v = static_cast<uint64_t>(value);
   for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
 }
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
-      throw Error("sha256: cannot initialise OpenSSL");
-  }
-  void update(const void* p, size_t n) { EVP_DigestUpdate(ctx_.get(), p, n); }
-  std::string hex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(ctx_.get(), md, &n);
-    static const char kHex[] = "0123456789abcdef";
-    std::string s;
-    for (unsigned i = 0; i < n; ++i) {
-      s += kHex[md[i] >> 4];
-      s += kHex[md[i] & 15];
-    }
-    return s;
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
-};
 
 // Hashes the file's bytes [from, to).
 void hash_range(const SifImage& image, Sha256& h, uint64_t from, uint64_t to) {

@@ -50,6 +50,54 @@ TEST_F(Identity, RecordedAtPublishAndRenewedByCheck) {
   EXPECT_EQ(sifstore(t / "store", {"fsck"}).status, 0);
 }
 
+// A check of an unchanged build hashes nothing -- the record written at
+// publish vouches for the image, its lock and its locked def -- so it maps
+// none of the modules (core/module.h): no libcrypto, libcurl or librpm. A
+// check that must hash (no record) loads the crypto module.
+TEST_F(Identity, CheckOfAnUnchangedBuildLoadsNoModule) {
+  std::string ts = build();
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  for (int i = 0; i < 2; ++i) {
+    auto r = run({SIFSTORE_EXE, "--root", t / "store", "check", "base"}, {"LD_DEBUG=files"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, sif(ts) + "\n");
+    EXPECT_NE(r.err.find("libyaml-cpp"), std::string::npos) << "LD_DEBUG shows no loading";
+    for (const char* lib : {"sifstore-", "libcrypto", "libcurl", "librpm"})
+      EXPECT_EQ(r.err.find(lib), std::string::npos) << lib << " loaded:\n" << r.err;
+  }
+  ASSERT_EQ(::unlink(record(ts).c_str()), 0);
+  auto hashed = run({SIFSTORE_EXE, "--root", t / "store", "check", "base"}, {"LD_DEBUG=files"});
+  EXPECT_EQ(hashed.status, 0) << hashed.err;
+  EXPECT_NE(hashed.err.find("sifstore-crypto.so"), std::string::npos) << "no hash after unlink";
+}
+
+// The record written at publish vouches for the lock and the locked def
+// too; a change to either (even one that keeps size and mtime) is still
+// found by check.
+TEST_F(Identity, CompanionsChangedAfterPublishAreStillRefused) {
+  for (const char* ext : {"lock", "def"}) {
+    std::string ts = build();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ASSERT_EQ(sifstore(t / "store", {"check", "base"}).status, 0);
+    ASSERT_NE(read_file(record(ts)).find("identity 2\n"), std::string::npos)
+        << read_file(record(ts));
+    std::string file = t / ("store/base/base-" + ts + "." + ext);
+    ASSERT_EQ(run({"cp", "-p", file, t / "saved"}).status, 0);
+    std::string text = read_file(file);
+    size_t at = text.find('e');
+    ASSERT_NE(at, std::string::npos);
+    text[at] = 'E';
+    int fd = ::open(file.c_str(), O_WRONLY | O_TRUNC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    ::close(fd);
+    ASSERT_EQ(run({"touch", "-r", t / "saved", file}).status, 0);
+    auto r = sifstore(t / "store", {"check", "base"});
+    EXPECT_EQ(r.status, 1) << ext;
+    EXPECT_NE(r.err.find(file + " changed after it was built"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(Identity, SameSizeOverwriteThenTouchRIsRefused) {
   std::string ts = build();
   std::this_thread::sleep_for(std::chrono::milliseconds(30));

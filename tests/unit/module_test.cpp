@@ -1,4 +1,4 @@
-// Modules (core/module.h): libcurl and librpm are loaded only by the
+// Modules (core/module.h): libcrypto, libcurl and librpm are loaded only by the
 // commands that need them, and a missing module is an error saying where
 // sifstore looked.
 
@@ -53,6 +53,7 @@ TEST(Module, OnlyTheCommandsThatNeedThemLoadTheirLibraries) {
   auto quiet = test::run({SIFSTORE_EXE, "--root", tmp.path(), "layers"}, {"LD_DEBUG=files"});
   EXPECT_EQ(quiet.status, 0) << quiet.err;
   EXPECT_TRUE(contains(quiet.err, "libyaml-cpp")) << "LD_DEBUG shows no loading at all";
+  EXPECT_FALSE(contains(quiet.err, "libcrypto")) << quiet.err;
   EXPECT_FALSE(contains(quiet.err, "libcurl")) << quiet.err;
   EXPECT_FALSE(contains(quiet.err, "librpm")) << quiet.err;
   EXPECT_FALSE(contains(quiet.err, "sifstore-http")) << quiet.err;
