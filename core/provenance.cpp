@@ -13,6 +13,7 @@
 #include "core/sha256.h"
 #include "core/sif_writer.h"
 #include "core/squashfs.h"
+#include "core/text.h"
 
 namespace sifstore {
 namespace {
@@ -67,15 +68,20 @@ uint64_t embed_provenance(const Dir& dir, const std::string& sif_name, const std
   subject.version = ts;
   subject.lock = lock;
   subject.timestamp = iso8601_utc(now);
+  uint32_t group = 0;
   {
     SifImage image = SifImage::open(dir.path_of(sif_name));
     subject.arch = image.primary_partition().arch;
+    group = image.primary_partition().group_id;
     read_os_release(SquashfsImage::open_primary(image), subject);
   }
+  // In the primary partition's object group (group 1 in Apptainer's
+  // images), so that `apptainer sign`, which signs per group, covers them;
+  // in no group when the partition is in none (docs/DESIGN.md#provenance).
   std::vector<SifNewObject> objects = {
-      {kSifSbom, kSbomObjectName, cyclonedx_json(subject), kSifSbomCycloneDxJson},
-      {kSifGenericJson, kProvenanceObjectName, provenance_json(layer, ts, lock), 0},
-      {kSifGeneric, kLockObjectName, format_lock(embedded_lock(lock)), 0}};
+      {kSifSbom, kSbomObjectName, cyclonedx_json(subject), kSifSbomCycloneDxJson, group},
+      {kSifGenericJson, kProvenanceObjectName, provenance_json(layer, ts, lock), 0, group},
+      {kSifGeneric, kLockObjectName, format_lock(embedded_lock(lock)), 0, group}};
   add_sif_objects(dir, sif_name, objects, now, how);
   uint64_t bytes = 0;
   for (const auto& o : objects) bytes += o.data.size() + kSifDescriptorSize * 0;
@@ -113,8 +119,19 @@ void sign_sealed_image(const std::vector<std::string>& builder, std::optional<in
   if (!run.status.ok())
     throw Error("signing the new image failed: " + builder[0] + " sign " + run.status.describe() +
                 " (nothing was published)");
+  // The image as published: its digest, its header's time and the
+  // signature objects it holds, from which `check` tells a signature
+  // added later (core/sif_signatures.h).
+  SifImage signed_image = SifImage::open(path);
+  std::vector<std::string> ids;
+  for (const auto& d : signed_image.descriptors())
+    if (d.data_type == kSifSignature) ids.push_back(std::to_string(d.id));
+  if (ids.empty())
+    throw Error("signing the new image failed: " + builder[0] +
+                " sign added no signature object to " + path + " (nothing was published)");
   lock.facts["image-sha256"] = sha256_file(path);
-  lock.facts["signed-at-build"] = "yes";
+  lock.facts["sif-modified-at"] = std::to_string(signed_image.header().modified_at);
+  lock.facts["signed-at-build"] = join(ids, " ");
 }
 
 EmbeddedProvenance read_embedded_provenance(const SifImage& image) {

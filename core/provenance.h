@@ -16,6 +16,9 @@
 //                          hold its own digest): the store's lock is this
 //                          text plus that one fact line
 //
+// They join the object group of the image's primary partition (group 1 in
+// images Apptainer builds; none when the partition is in no group), so a
+// signature over the group (`apptainer sign` signs each group) covers them.
 // `siftool list` shows them, `siftool dump <id>` gives their bytes, and
 // `sifstore sbom`, `inspect` and `log` read them back.
 #pragma once
@@ -63,8 +66,11 @@ uint64_t seal_build(const Dir& dir, const std::string& sif_name, const std::stri
 
 // `build --sign`: runs `<builder> sign [--keyidx N] <image>` on the sealed,
 // unpublished image `sif_name` in dir (output to log_fd and echo_fd), then
-// sets the lock's image-sha256 to the signed image's digest. A failing
-// sign is an Error (nothing is published).
+// sets the lock's image-sha256 to the signed image's digest, its
+// sif-modified-at to the signed header's time and signed-at-build to the
+// IDs of the image's signature objects (core/sif_signatures.h: a signature
+// added later is told from these). A failing sign is an Error (nothing is
+// published).
 void sign_sealed_image(const std::vector<std::string>& builder, std::optional<int> keyidx,
                        const Dir& dir, const std::string& sif_name, int log_fd, int echo_fd,
                        PackageLock& lock);

@@ -21,7 +21,8 @@ void put_le64(unsigned char* p, int64_t value) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
 }
 
-constexpr uint32_t kNoGroup = 0xf0000000u;
+// SIF_GROUP_MASK: a group ID is stored as ID | mask; the mask alone is "no group".
+constexpr uint32_t kGroupMask = 0xf0000000u;
 
 void read_exact(int fd, uint64_t offset, void* buf, size_t n, const std::string& path) {
   auto* p = static_cast<char*>(buf);
@@ -78,9 +79,13 @@ std::vector<uint32_t> add_sif_objects(const Dir& dir, const std::string& name,
                                       const std::vector<SifNewObject>& objects, int64_t now,
                                       SifWrite how) {
   const std::string path = dir.path_of(name);
-  for (const auto& o : objects)
+  for (const auto& o : objects) {
     if (o.name.size() > 128)
       throw Error(path + ": SIF object name '" + o.name + "' is longer than 128 bytes");
+    if (o.group_id & kGroupMask)
+      throw Error(path + ": SIF group ID " + std::to_string(o.group_id) +
+                  " is out of range (at most 268435455)");
+  }
 
   Fd in(::openat(dir.fd(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!in) throw system_error("cannot open SIF image " + path);
@@ -131,7 +136,7 @@ std::vector<uint32_t> add_sif_objects(const Dir& dir, const std::string& name,
     put_le32(r, static_cast<uint32_t>(o.data_type));
     r[4] = 1;
     put_le32(r + 5, id);
-    put_le32(r + 9, kNoGroup);
+    put_le32(r + 9, kGroupMask | o.group_id);
     put_le32(r + 13, 0);
     put_le64(r + 17, end);
     put_le64(r + 25, static_cast<int64_t>(o.data.size()));

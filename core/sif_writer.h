@@ -10,8 +10,11 @@
 //     then one more than the highest ID in use;
 //   - its data is appended at the end of the data section (data offset +
 //     data size), unaligned, as siftool adds every object but a partition;
-//     "size with padding" is the size, group "none" (0xf0000000), no link,
-//     UID/GID 0, created and modified at `now`;
+//     "size with padding" is the size, no link, UID/GID 0, created and
+//     modified at `now`; its group is the caller's choice (stored, as every
+//     SIF group ID, as ID | 0xf0000000, so "none" is 0xf0000000): SifStore
+//     puts its objects in the group of the image's primary partition
+//     (core/provenance.h), as `siftool add --groupid N` would;
 //   - the header's "descriptors free", "data size" and "modified at" are
 //     updated; nothing else of the image changes (the bytes of every
 //     existing object, its ID, the image ID and creation time stay).
@@ -62,6 +65,7 @@ struct SifNewObject {
   std::string name;         // the descriptor's name (at most 128 bytes)
   std::string data;         // the object's bytes, written exactly
   int32_t sbom_format = 0;  // for kSifSbom
+  uint32_t group_id = 0;    // the object group (1, 2, ...); 0: in no group
 };
 
 enum class SifWrite {

@@ -3,12 +3,15 @@
 // lists and dumps byte for byte, the lock beside the image is the embedded
 // one plus the image's digest, `check` still passes, and the SBOM
 // validates against the official CycloneDX 1.5 schema.
+#include <cctype>
 #include <cstdlib>
 #include <sstream>
 
 #include "cli/build_fixture.h"
 #include "core/lockfile.h"
 #include "core/sha256.h"
+#include "core/sif.h"
+#include "core/text.h"
 #include "support/sif_maker.h"
 
 namespace sifstore::test {
@@ -246,6 +249,114 @@ TEST_F(SignAtBuild, ThePublishedImageIsSignedAndChecks) {
   EXPECT_TRUE(contains(error_line(failed), "signing the new image failed")) << failed.err;
   EXPECT_EQ(builds("base"), std::vector<std::string>{ts});
   EXPECT_EQ(cli({"build", "base", "--def", "base.def", "--keyidx", "1"}).status, 2);
+}
+
+}  // namespace
+}  // namespace sifstore::test
+
+namespace sifstore::test {
+namespace {
+
+// Rows of `siftool list`: id -> {group, link, type}.
+struct SifRow {
+  std::string group, link, type;
+};
+std::map<std::string, SifRow> siftool_rows(const std::string& sif) {
+  RunResult r = run({"siftool", "list", sif});
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::map<std::string, SifRow> out;
+  for (const auto& line : split(r.out, '\n')) {
+    auto f = split(line, '|');
+    if (f.size() != 5 || f[0].empty() || !std::isdigit(static_cast<unsigned char>(f[0][0])))
+      continue;
+    out[std::string(trim(f[0]))] = {std::string(trim(f[1])), std::string(trim(f[2])),
+                                    std::string(trim(f[4]))};
+  }
+  return out;
+}
+
+class SignedTwice : public BuildChainTest {
+ protected:
+  // The builder's sign, run later by hand with another key.
+  RunResult sign_later(const std::string& sif, int keyidx) {
+    return run({kStandin, "sign", "--keyidx", std::to_string(keyidx), sif});
+  }
+};
+
+// Signed at its build (key 3), then again later (key 5): check passes and
+// names both signatures; fsck --hash-images agrees.
+TEST_F(SignedTwice, CheckAcceptsASignatureAddedToAnImageSignedAtBuild) {
+  if (auto why = sif_tools_missing(); !why.empty()) GTEST_SKIP() << why;
+  std::string ts = build_ok("base", "base.def", {"--sign", "--keyidx", "3"});
+  ASSERT_FALSE(ts.empty());
+  std::string sif = artifact("base", ts, "sif");
+  PackageLock lock = parse_lock(read_file(artifact("base", ts, "lock")), "lock");
+  EXPECT_FALSE(lock.facts["signed-at-build"].empty());
+  RunResult s = sign_later(sif, 5);
+  ASSERT_EQ(s.status, 0) << s.err;
+  RunResult check = cli({"check", "base"});
+  EXPECT_EQ(check.status, 0) << check.err;
+  EXPECT_TRUE(contains(check.err, "was signed after its build: signature object ID")) << check.err;
+  EXPECT_TRUE(contains(check.err, "433FE984155206BD962725E20E8713472A879905")) << check.err;
+  EXPECT_TRUE(contains(check.err, "signed at its build: signature object ID")) << check.err;
+  EXPECT_TRUE(contains(check.err, "433FE984155206BD962725E20E8713472A879903")) << check.err;
+  RunResult fsck = cli({"fsck", "--hash-images"});
+  EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
+}
+
+// The signature covers SifStore's objects: they are in the primary
+// partition's group, and the builder's sign links its signature to that
+// group (`apptainer sign` signs each group). With a builder whose images
+// are in no group, everything stays in none.
+TEST_F(SignedTwice, TheBuildSignatureCoversTheProvenanceObjects) {
+  if (auto why = sif_tools_missing(); !why.empty()) GTEST_SKIP() << why;
+  std::string ts = build_ok("base", "base.def", {"--sign"});
+  ASSERT_FALSE(ts.empty());
+  std::string sif = artifact("base", ts, "sif");
+  auto rows = siftool_rows(sif);
+  std::string part_group, sig_id;
+  std::vector<std::string> ours;
+  for (const auto& [id, row] : rows) {
+    if (row.type.rfind("FS (Squashfs/*System", 0) == 0) part_group = row.group;
+    if (row.type.rfind("Signature", 0) == 0) sig_id = id;
+    if (row.type == "SBOM (cyclonedx-json)" || row.type == "Generic/Raw") ours.push_back(id);
+  }
+  ASSERT_FALSE(part_group.empty());
+  ASSERT_FALSE(sig_id.empty());
+  ASSERT_EQ(ours.size(), 2u);
+  for (const auto& id : ours) EXPECT_EQ(rows[id].group, part_group) << "object " << id;
+  if (part_group != "NONE") {
+    EXPECT_EQ(rows[sig_id].link, part_group + "   (G)");
+    std::string text = run({"siftool", "dump", sig_id, sif}).out;
+    for (const auto& id : ours) EXPECT_TRUE(contains(text, "object " + id + " sha256:")) << text;
+  }
+}
+
+// Any other change to an image signed at its build still fails check: an
+// object added (then signed over), or a byte of its data.
+TEST_F(SignedTwice, AnyOtherChangeStillFails) {
+  if (auto why = sif_tools_missing(); !why.empty()) GTEST_SKIP() << why;
+  std::string ts = build_ok("base", "base.def", {"--sign"});
+  std::string sif = artifact("base", ts, "sif");
+  std::string pristine = read_file(sif);
+  write_file(t / "extra.json", "{}");
+  ASSERT_EQ(run({"siftool", "add", sif, t / "extra.json", "--datatype", "6"}).status, 0);
+  ASSERT_EQ(sign_later(sif, 5).status, 0);
+  RunResult bad = cli({"check", "base"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_TRUE(contains(error_line(bad), "changed after it was built")) << bad.err;
+
+  write_file(sif, pristine);
+  EXPECT_EQ(cli({"check", "base"}).status, 0);
+  ASSERT_EQ(sign_later(sif, 5).status, 0);
+  std::string bytes = read_file(sif);
+  SifImage image = SifImage::open(sif);
+  const SifDescriptor& part = image.primary_partition();
+  bytes[static_cast<size_t>(part.offset + part.size / 2)] ^= 1;
+  write_file(sif, bytes);
+  RunResult changed = cli({"check", "base"});
+  EXPECT_EQ(changed.status, 1);
+  EXPECT_TRUE(contains(error_line(changed), "changed after it was built")) << changed.err;
 }
 
 }  // namespace

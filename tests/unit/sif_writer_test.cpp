@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cctype>
+#include <map>
 #include <sstream>
 
 #include "core/error.h"
@@ -185,6 +187,65 @@ TEST(SifWriter, InPlaceWritesTheSameImage) {
   EXPECT_EQ(dump.out, "{\"x\":1}");
   EXPECT_NE(run({"siftool", "list", tmp / "b.sif"}).out.find("SBOM (spdx-json)"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace sifstore
+
+namespace sifstore {
+namespace {
+
+// Rows "ID|GROUP|LINK|POSITION|TYPE" of `siftool list`: id -> group column.
+std::map<std::string, std::string> siftool_groups(const std::string& sif) {
+  auto r = run({"siftool", "list", sif});
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::map<std::string, std::string> out;
+  for (const auto& line : split(r.out, '\n')) {
+    auto f = split(line, '|');
+    if (f.size() == 5 && !f[0].empty() && std::isdigit(static_cast<unsigned char>(f[0][0])))
+      out[std::string(trim(f[0]))] = std::string(trim(f[1]));
+  }
+  return out;
+}
+
+// An object put in group 1 is where `siftool add --groupid 1` puts it
+// (stored as 1 | 0xf0000000): siftool lists it in group 1, dumps its bytes,
+// and the image is byte for byte siftool's but for the clock.
+TEST(SifWriter, ObjectsJoinTheGroupAsked) {
+  if (auto why = test::sif_tools_missing(); !why.empty()) GTEST_SKIP() << why;
+  TempDir tmp;
+  std::string ours = make_image(tmp, "ours.sif");
+  std::string theirs = tmp / "theirs.sif";
+  ASSERT_EQ(run({"cp", ours, theirs}).status, 0);
+  std::string data = "# scitex-container lock\n[dpkg]\nlibc6=2.36\n";
+  test::write_file(tmp / "lock.txt", data);
+  auto add = run({"siftool", "add", theirs, tmp / "lock.txt", "--datatype", "7", "--groupid", "1",
+                  "--filename", "sifstore.lock"});
+  ASSERT_EQ(add.status, 0) << add.err;
+  Dir dir = Dir::open(tmp.path());
+  auto ids =
+      add_sif_objects(dir, "ours.sif", {{kSifGeneric, "sifstore.lock", data, 0, 1}}, 1700000000);
+  ASSERT_EQ(ids.size(), 1u);
+  std::string id = std::to_string(ids[0]);
+  EXPECT_EQ(siftool_groups(ours)[id], "1");
+  EXPECT_NE(siftool_type_of(ours, ids[0]).find("Group ID:     1\n"), std::string::npos)
+      << siftool_type_of(ours, ids[0]);
+  EXPECT_EQ(run({"siftool", "dump", id, ours}).out, data);
+  SifImage a = SifImage::open(ours);
+  EXPECT_EQ(a.descriptors().back().group_id, a.primary_partition().group_id);
+
+  std::string ra = test::read_file(ours), rb = test::read_file(theirs);
+  ASSERT_EQ(ra.size(), rb.size());
+  size_t row = static_cast<size_t>(a.header().descriptors_offset) +
+               (a.descriptors().size() - 1) * kSifDescriptorSize;
+  for (size_t off : {size_t(72), row + 41, row + 49}) rb.replace(off, 8, ra.substr(off, 8));
+  EXPECT_TRUE(ra == rb) << "images differ beyond the clock fields";
+
+  // Group 0 is no group; an ID that does not fit beside the mask is refused.
+  add_sif_objects(dir, "ours.sif", {{kSifGeneric, "n", "x", 0, 0}}, 1700000000);
+  EXPECT_EQ(siftool_groups(ours)[std::to_string(ids[0] + 1)], "NONE");
+  EXPECT_THROW(add_sif_objects(dir, "ours.sif", {{kSifGeneric, "n", "x", 0, 0x10000000u}}, 1),
+               Error);
 }
 
 }  // namespace
