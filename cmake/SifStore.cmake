@@ -54,6 +54,7 @@ Commands
                   [ARGS <key>=<value>...]
                   [BUILD_ARGS <arg>...]
                   [TAKE_OVER]
+                  [REBUILD]
                   [SIGN [KEYIDX <n>]]
                   [LAUNCHER <command>...]
                   [JOB_POOL <pool>])
@@ -131,6 +132,20 @@ Commands
     another definition (``sifstore build --take-over``): a project moved or
     renamed keeps its layers.  Without it, such a build is refused, since
     two projects sharing a store and a layer name would cross their images.
+
+  ``REBUILD``
+    Run the builder on every build of the layer (``sifstore build
+    --rebuild``).  Without it, a build whose input key -- the rendered
+    definition, its ``%files`` sources (contents and modes), the base
+    image's sha256 or registry digest, the builder, its arguments and
+    version -- equals that of a published build of the layer reuses that
+    build: the latest pointer moves to it, no builder runs, and the stamp
+    and depfile are written as by a build.  Use it for a layer whose
+    definition installs unpinned packages or starts from a moving base
+    (``From: debian:bookworm`` without a digest, ``apt-get upgrade`` in
+    ``%post``), where the same inputs do not make the same image.  A store
+    can turn reuse off for every build with ``build: {reuse: false}`` in
+    its ``config.yaml``.
 
   ``SIGN [KEYIDX <n>]``
     Sign the image with ``<builder> sign`` (the key of index ``<n>`` with
@@ -246,10 +261,18 @@ Commands
     ``BUILDER``, ``ARGS``, ``BUILD_ARGS``, ``FROM``, ``RETAIN``, ``VERIFY``,
     ``LAUNCHER``, ``ROOT`` or ``sifstore`` path rebuilds that layer (and
     those built ``FROM`` it).  Re-running CMake alone rebuilds nothing.
+  * When Ninja reruns a build whose inputs are those of a published build
+    of the layer (a touched but unchanged file, a reverted edit, a second
+    build directory on the same ``ROOT``), ``sifstore build`` reuses that
+    build (``sifstore: reused <layer>-<ts>``): latest moves to it, no
+    builder runs, the stamp is written, and the next ``ninja`` does
+    nothing.  ``REBUILD`` (or ``build.reuse: false`` in the store's
+    ``config.yaml``) builds anew instead.
   * ``ninja clean`` removes the stamps and depfiles, never a pointer or a
-    timestamped build: the next ``ninja`` builds every layer anew, as a
-    clean asks, while the images stay in use; the old builds stay until
-    ``RETAIN`` prunes them.
+    timestamped build: the next ``ninja`` runs every layer's build again
+    (reusing what has the same inputs, building anew with ``REBUILD``),
+    while the images stay in use; the old builds stay until ``RETAIN``
+    prunes them.
   * A failed or interrupted build leaves the layer's pointers and its
     history as they were; Ninja prints ``sifstore``'s error, which names
     the build log, and tries the build again on the next run.
@@ -396,7 +419,7 @@ function(_sifstore_def_bootstrap def out)
 endfunction()
 
 function(add_sif_layer layer)
-  set(options VERIFY EXCLUDE_FROM_ALL TAKE_OVER SIGN)
+  set(options VERIFY EXCLUDE_FROM_ALL TAKE_OVER REBUILD SIGN)
   set(one_value ROOT DEF FROM RETAIN JOB_POOL KEYIDX)
   set(multi_value DEPENDS BUILDER ARGS BUILD_ARGS LAUNCHER)
   set(where "add_sif_layer(${layer})")
@@ -419,7 +442,7 @@ function(add_sif_layer layer)
     endif()
     message(FATAL_ERROR "${where}: unknown argument(s):${unknown} (the keywords are "
       "DEF ROOT FROM DEPENDS RETAIN VERIFY EXCLUDE_FROM_ALL BUILDER ARGS BUILD_ARGS LAUNCHER "
-      "JOB_POOL TAKE_OVER SIGN KEYIDX)")
+      "JOB_POOL TAKE_OVER REBUILD SIGN KEYIDX)")
   endif()
   # A single-value keyword needs a value. A list keyword may be given an
   # empty list (`BUILD_ARGS ${args}` with args empty): that is the same as
@@ -604,6 +627,9 @@ function(add_sif_layer layer)
   endif()
   if(arg_TAKE_OVER)
     list(APPEND build_options --take-over)
+  endif()
+  if(arg_REBUILD)
+    list(APPEND build_options --rebuild)
   endif()
   if(DEFINED arg_KEYIDX AND NOT arg_SIGN)
     message(FATAL_ERROR "${where}: KEYIDX goes with SIGN (the key signing the image)")

@@ -21,6 +21,7 @@
 #include "core/deffile.h"
 #include "core/error.h"
 #include "core/image_identity.h"
+#include "core/input_key.h"
 #include "core/layer_lock.h"
 #include "core/locked_def.h"
 #include "core/names.h"
@@ -273,6 +274,69 @@ void check_layer_definition(const Store& store, const BuildOptions& o, const std
               "(add_sif_layer(... TAKE_OVER))");
 }
 
+// What a local base image is, for the input key: "sha256:<hex>". A build
+// of this store (`<root>/<b>/<b>-<ts>.sif`) is taken at its lock's digest
+// when its image still has it (the identity shortcut of check); any other
+// file is hashed through the source cache.
+std::string local_base_digest(const Store& store, const std::string& exact,
+                              SourceHashCache& cache) {
+  stdfs::path p = exact;
+  std::error_code ec;
+  stdfs::path root = stdfs::canonical(store.root(), ec);
+  std::string layer = p.parent_path().filename().string();
+  if (!ec && p.parent_path().parent_path() == root && is_valid_layer_name(layer)) {
+    auto parsed = parse_artifact_name(layer, p.filename().string());
+    auto dir = parsed && parsed->artifact == Artifact::kSif ? store.layer_dir(layer) : std::nullopt;
+    if (dir) {
+      try {
+        std::string lock_name = artifact_name(layer, parsed->ts, Artifact::kLock);
+        if (auto text = dir->read_file(lock_name)) {
+          PackageLock lock = parse_lock(*text, dir->path_of(lock_name));
+          if (auto it = lock.facts.find("image-sha256"); it != lock.facts.end())
+            return "sha256:" + image_sha256(*dir, layer, parsed->ts, it->second).sha256;
+        }
+      } catch (const Error&) {
+        // Read as any other file below.
+      }
+    }
+  }
+  struct stat st;
+  if (::lstat(exact.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw Error("base image " + exact + " is not a regular file");
+  return "sha256:" + cache.sha256_of(exact, st);
+}
+
+// The newest published build of the layer whose lock records `key` and that
+// is whole; nullopt when none. The caller holds the layer lock.
+std::optional<std::pair<std::string, PackageLock>> reusable_build(const Store& store,
+                                                                  const Dir& dir,
+                                                                  const std::string& layer,
+                                                                  const std::string& key) {
+  for (const auto& b : store.list_entries(layer).builds) {
+    if (!b.has(Artifact::kSif) || !b.has(Artifact::kLock)) continue;
+    std::string ts(b.ts());
+    try {
+      std::string lock_name = artifact_name(layer, ts, Artifact::kLock);
+      auto text = dir.read_file(lock_name);
+      if (!text) continue;
+      PackageLock lock = parse_lock(*text, dir.path_of(lock_name));
+      auto k = lock.facts.find("input-key");
+      if (k == lock.facts.end() || k->second != key) continue;
+      if (dir.type_of(artifact_name(layer, ts, Artifact::kSif)) != S_IFREG) continue;
+      auto sha = lock.facts.find("image-sha256");
+      if (sha == lock.facts.end() ||
+          image_sha256(dir, layer, ts, sha->second).sha256 != sha->second)
+        continue;
+      std::vector<std::string> ignored;
+      check_companions(dir, layer, ts, *text, lock, ignored);
+      return std::make_pair(ts, std::move(lock));
+    } catch (const Error&) {
+      // Not whole (or unreadable): never reused; an older build may be.
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 BuildResult build_layer(const Store& store, const BuildOptions& o) {
@@ -349,12 +413,90 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   }
   int retain = kDefaultRetain;
   std::vector<std::string> warnings;
-  if (o.retain) {
-    retain = *o.retain;
-  } else {
+  bool reuse = !o.rebuild;
+  if (!o.retain || reuse) {
     Config cfg = load_config(store.root_dir());
-    retain = cfg.retain;
-    warnings = cfg.warnings;
+    if (!o.retain) {
+      retain = cfg.retain;
+      warnings = cfg.warnings;
+    }
+    reuse = reuse && cfg.reuse;
+  }
+  if (o.retain) retain = *o.retain;
+
+  // The input key (core/input_key.h): what this build reads, known before
+  // it runs.
+  const std::string version = builder_version(builder);
+  InputKeyParts key_parts;
+  {
+    key_parts.def_text = rendered.text;
+    key_parts.build_args = rendered.values;
+    key_parts.secret_names = secret_names;
+    key_parts.builder = o.builder;
+    key_parts.builder_args = o.builder_args;
+    key_parts.builder_version = version;
+    key_parts.options = {{"capture", o.capture == CaptureMethod::kExec ? "exec" : "static"},
+                         {"pin-apt", o.pin_apt ? "1" : "0"},
+                         {"sign", o.sign ? "1" : "0"},
+                         {"keyidx", o.sign_keyidx ? std::to_string(*o.sign_keyidx) : "-"}};
+    SourceHashCache cache(store.root_dir());
+    for (size_t i = 0; i < def.stages.size(); ++i) {
+      if (base && &def.stages[i] == def.base_stage())
+        key_parts.bases[i + 1] = local_base_digest(store, base->exact, cache);
+      else if (auto it = stage_images.find(i); it != stage_images.end())
+        key_parts.bases[i + 1] = local_base_digest(store, it->second.exact, cache);
+    }
+    for (const auto& p : pins.stages)
+      key_parts.bases[p.stage + 1] =
+          p.pinned.empty() ? "unpinned " + p.tagged + " (" + p.why_unpinned + ")" : p.pinned;
+    key_parts.sources = source_lines(def_inputs(rough, o.build_args), rough.dir, cache);
+    cache.save();
+  }
+  const std::string key = input_key(key_parts);
+
+  // Reuse: a published build of the same inputs.
+  if (reuse) {
+    if (auto dir = store.layer_dir(o.layer)) {
+      std::optional<std::pair<std::string, PackageLock>> found;
+      {
+        LayerLock lock(*dir);
+        found = reusable_build(store, *dir, o.layer, key);
+        // The depfile first, as a build writes it before it publishes: one
+        // that cannot be written leaves latest where it was.
+        if (found && o.depfile) write_depfile(*o.depfile, depfile_target, deps);
+        if (found && store.active_ts(o.layer) != found->first)
+          store.move_pointers(o.layer, found->first);
+      }
+      if (found) {
+        BuildResult result;
+        result.ts = found->first;
+        result.paths = store.paths(o.layer, result.ts);
+        result.lock = std::move(found->second);
+        result.pointed = true;
+        result.reused = true;
+        result.input_key = key;
+        if (base) result.base = base->exact;
+        result.warnings = pins.warnings(def.path);
+        if (o.warn)
+          for (const auto& w : source_warnings) o.warn(w);
+        if (o.verify && !dir->exists(artifact_name(o.layer, result.ts, Artifact::kVerified))) {
+          VerifyOptions vo;
+          vo.layer = o.layer;
+          vo.ts = result.ts;
+          vo.builder = o.builder;
+          vo.builder_args = o.builder_args;
+          vo.secret_build_args = o.secret_build_args;
+          vo.capture = o.capture;
+          vo.echo_fd = o.echo_fd;
+          try {
+            result.verify = verify_build(store, vo);
+          } catch (const Error& e) {
+            throw Error(o.layer + "-" + result.ts + " was reused, but " + e.what());
+          }
+        }
+        return result;
+      }
+    }
   }
 
   // 1. reserve
@@ -382,6 +524,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     append_line(log.get(), "sifstore: build argument " + key + "=" + value);
   for (const auto& w : source_warnings) append_line(log.get(), "sifstore: warning: " + w);
   if (base) append_line(log.get(), "sifstore: base image " + base->exact);
+  append_line(log.get(), "sifstore: input key " + key);
   for (const auto& p : pins.stages)
     append_line(log.get(),
                 "sifstore: stage " + std::to_string(p.stage + 1) + " base " + p.tagged +
@@ -407,7 +550,8 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   lock.facts["def-sha256"] = sha256_hex(rough.text);
   lock.facts["def-path"] = def_abs;
   lock.facts["builder"] = o.builder;
-  lock.facts["builder-version"] = builder_version(builder);
+  lock.facts["builder-version"] = version;
+  lock.facts["input-key"] = key;
   if (base) lock.facts["base-image"] = base->exact;
   lock.facts.insert(build_arg_facts.begin(), build_arg_facts.end());
   if (o.offline && registry::pin_from_labels(pins, def, partial))
@@ -477,6 +621,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   debug_stop_point("pointed");
   result.pruned = store.prune(o.layer, retain).pruned;
   result.lock = std::move(lock);
+  result.input_key = key;
 
   // 6. verify
   if (o.verify) {

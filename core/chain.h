@@ -83,6 +83,10 @@ struct BuildOptions {
   // it is published, so its digest in the lock is the signed image's.
   bool sign = false;
   std::optional<int> sign_keyidx;
+  // Build anew although a published build of the layer has the same input
+  // key (core/input_key.h); config.yaml `build.reuse: false` does the same
+  // for every build of the store.
+  bool rebuild = false;
   // Called with each warning as soon as it is known, before the builder
   // runs: %files sources SifStore cannot resolve ("<def>:<line>: ...", the
   // depfile cannot list them) and paths a depfile cannot hold (a change to
@@ -105,8 +109,20 @@ struct BuildResult {
   std::optional<std::string> base;  // the exact base SIF, for FROM builds
   // For the terminal: the bases that are not pinned (core/registry/pin.h).
   std::vector<std::string> warnings;
+  // The build's input key (lock fact `input-key`), and whether the build
+  // is a published one of the same key, reused: no builder ran, latest
+  // now names it (ts).
+  std::string input_key;
+  bool reused = false;
 };
 
+// Before it reserves anything, build_layer computes the build's input key;
+// unless asked to rebuild, the newest published build of the layer whose
+// lock records the same key, and that is whole (its image hashes to its
+// lock's image-sha256, through the identity shortcut, and its locked def and
+// lock are as built: check_companions), is reused: latest is moved to it
+// (Store::move_pointers, under the layer lock), the depfile written, and
+// the result says reused. A build that is not whole is never reused.
 BuildResult build_layer(const Store& store, const BuildOptions& options);
 
 struct VerifyOptions {

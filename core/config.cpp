@@ -5,6 +5,26 @@
 #include "core/error.h"
 
 namespace sifstore {
+namespace {
+
+// `build:` (reuse). A value SifStore cannot read is an error naming the
+// line: reuse decides whether the builder runs at all.
+void parse_build_section(const YAML::Node& build, const std::string& source, Config& cfg) {
+  if (!build || build.IsNull()) return;
+  if (!build.IsMap())
+    throw Error(source + ":" + std::to_string(build.Mark().line + 1) +
+                ": 'build' must be a mapping (reuse)");
+  if (YAML::Node reuse = build["reuse"]; reuse && !reuse.IsNull()) {
+    bool value = true;
+    if (!reuse.IsScalar() || !YAML::convert<bool>::decode(reuse, value))
+      throw Error(source + ":" + std::to_string(reuse.Mark().line + 1) +
+                  ": build.reuse must be true or false, not '" +
+                  (reuse.IsScalar() ? reuse.Scalar() : std::string("<not a scalar>")) + "'");
+    cfg.reuse = value;
+  }
+}
+
+}  // namespace
 
 Config parse_config(const std::string& text, const std::string& source) {
   Config cfg;
@@ -16,6 +36,7 @@ Config parse_config(const std::string& text, const std::string& source) {
   }
   if (!doc || doc.IsNull()) return cfg;
   if (!doc.IsMap()) throw Error(source + ": expected a mapping with an 'images' key");
+  parse_build_section(doc["build"], source, cfg);
   YAML::Node images = doc["images"];
   if (!images || images.IsNull()) return cfg;
   if (!images.IsMap())

@@ -3,6 +3,10 @@
 //   images:
 //     retain: 10               # builds kept per layer by prune (>= 1)
 //     require_verified: false  # `check` refuses an unverified build
+//   build:
+//     reuse: true              # a build whose input key equals a published
+//                              # build's reuses it (core/input_key.h);
+//                              # false: every build runs the builder
 //
 // Every key is optional. A retain that is not a whole number >= 1 falls back
 // to the default with a warning (a misconfigured retain must never stop a
@@ -24,6 +28,7 @@ inline constexpr const char* kConfigFile = "config.yaml";
 struct Config {
   int retain = kDefaultRetain;
   bool require_verified = false;
+  bool reuse = true;  // build.reuse
   // Messages about values that were replaced by defaults.
   std::vector<std::string> warnings;
 };

@@ -21,7 +21,9 @@ namespace {
 constexpr std::string_view kHeader = "sifstore image identity 1";
 constexpr std::string_view kHeaderWithCompanions = "sifstore image identity 2";
 
-ImageIdentity identity_of_stat(const struct stat& st) {
+}  // namespace
+
+ImageIdentity identity_from_stat(const struct stat& st) {
   ImageIdentity id;
   id.inode = st.st_ino;
   id.size = static_cast<uint64_t>(st.st_size);
@@ -31,6 +33,8 @@ ImageIdentity identity_of_stat(const struct stat& st) {
   id.ctime_nsec = st.st_ctim.tv_nsec;
   return id;
 }
+
+namespace {
 
 // A decimal number of at most 19 digits, nothing else.
 bool parse_u64(std::string_view s, uint64_t& out) {
@@ -105,7 +109,7 @@ std::optional<ImageIdentity> identity_of(const Dir& dir, const std::string& name
   struct stat st;
   if (::fstatat(dir.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
   if (!S_ISREG(st.st_mode)) return std::nullopt;
-  return identity_of_stat(st);
+  return identity_from_stat(st);
 }
 
 namespace {

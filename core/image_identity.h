@@ -46,6 +46,8 @@
 
 #include "core/fs.h"
 
+struct stat;
+
 namespace sifstore {
 
 // What the file system says about an image, without its device number.
@@ -56,6 +58,10 @@ struct ImageIdentity {
   int64_t ctime_sec = 0, ctime_nsec = 0;
 };
 bool operator==(const ImageIdentity& a, const ImageIdentity& b);
+
+// The identity a stat() gave (what identity_of() records; core/input_key.h
+// records host source files the same way).
+ImageIdentity identity_from_stat(const struct stat& st);
 
 // The identity of a regular file of dir (lstat-like); nullopt when it is
 // missing or not a regular file.

@@ -62,6 +62,11 @@ std::string artifact_name(std::string_view layer, std::string_view ts, Artifact 
 //   .sifstore-lock       the layer lock a writer holds (core/layer_lock.h)
 inline constexpr const char* kTimeBaseFile = ".sifstore-timebase";
 inline constexpr const char* kLayerLockFile = ".sifstore-lock";
+// In the store root only:
+//   .sifstore-source-identities   the recorded identities and sha256s of
+//                                 hashed %files sources (core/input_key.h):
+//                                 a cache, rewritten by builds
+inline constexpr const char* kSourceIdentitiesFile = ".sifstore-source-identities";
 
 // A build in progress, ".<layer>-<ts><suffix>" in its layer directory
 // (core/chain.h; what a killed build leaves is cleared by core/debris.h):

@@ -117,6 +117,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
       "secret-build-arg", po::value<std::vector<std::string>>()->composing(),
       "KEY=VALUE: as --build-arg, but never written by sifstore: passed to the builder as "
       "its --build-arg (verify needs it again)")(
+      "rebuild", po::bool_switch(),
+      "build anew even when a published build of the layer has the same inputs (input key)")(
       "take-over", po::bool_switch(),
       "build the layer although it is built from another definition (a moved project)")(
       "from", po::value<std::string>(), "base layer: build on its active image and pin it")(
@@ -151,6 +153,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
   o.build_args = key_values(*vm, "build-arg", "build");
   o.secret_build_args = key_values(*vm, "secret-build-arg", "build");
   o.take_over = (*vm)["take-over"].as<bool>();
+  o.rebuild = (*vm)["rebuild"].as<bool>();
   if (vm->count("from")) {
     o.from_layer = (*vm)["from"].as<std::string>();
     try {
@@ -205,7 +208,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
     throw;
   }
   for (const auto& w : r.warnings) ctx.err << "sifstore: warning: " << w << "\n";
-  std::string summary = "sifstore: built " + o.layer + "-" + r.ts + ": " +
+  std::string summary = std::string(r.reused ? "sifstore: reused " : "sifstore: built ") + o.layer +
+                        "-" + r.ts + (r.reused ? " (same input key)" : "") + ": " +
                         std::to_string(r.lock.dpkg.size()) + " dpkg, " +
                         std::to_string(r.lock.pip.size()) + " pip, " +
                         std::to_string(node_versions(r.lock.node).size()) + " node packages; " +
@@ -230,6 +234,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& args) {
               {"def", r.paths.def},
               {"build_log", r.paths.build_log},
               {"pointed", r.pointed},
+              {"reused", r.reused},
+              {"input_key", r.input_key},
               {"pruned", r.pruned},
               {"base", r.base ? json(*r.base) : json(nullptr)},
               {"warnings", r.warnings},

@@ -90,10 +90,13 @@ class BuildChainTest : public ::testing::Test {
     return run(argv(args), env(extra_env), t.path());
   }
 
-  // sifstore build LAYER --def DEF --builder <stand-in> [more...]
+  // sifstore build LAYER --def DEF --builder <stand-in> --rebuild [more...]
+  // These tests build the same inputs again to get new builds, so they ask
+  // for them (--rebuild); reuse of a build of the same inputs has its own
+  // tests (build_reuse_test.cpp).
   std::vector<std::string> build_args(const std::string& layer, const std::string& def,
                                       const std::vector<std::string>& more = {}) const {
-    std::vector<std::string> a = {"build", layer, "--def", def, "--builder", kStandin};
+    std::vector<std::string> a = {"build", layer, "--def", def, "--builder", kStandin, "--rebuild"};
     a.insert(a.end(), more.begin(), more.end());
     return a;
   }

@@ -14,7 +14,7 @@
 #     CMAKE, NINJA         the programs to run
 #
 # Cases: build_order incremental retain_clean standalone parallel errors
-#        scale find_package add_subdirectory fetchcontent example interrupt products
+#        scale find_package add_subdirectory fetchcontent example interrupt products reuse
 set -euo pipefail
 
 case_name=${1:?usage: e2e.sh CASE}
@@ -124,15 +124,18 @@ prologue() {
   esac
 }
 
+# Every layer has REBUILD: these cases touch inputs to see Ninja run a build
+# and count the builds it made; reuse of a build of the same inputs (which
+# would print "reused" instead) is case_reuse's.
 fixture_layers() {
   cat <<EOF
 set(SIFSTORE_BUILDER "$SIFSTORE_STANDIN")
-add_sif_layer(base DEF base.def RETAIN 2 ARGS hello_version=2.10-3)
-add_sif_layer(mid DEF mid.def FROM base
+add_sif_layer(base DEF base.def RETAIN 2 ARGS hello_version=2.10-3 REBUILD)
+add_sif_layer(mid DEF mid.def FROM base REBUILD
   BUILDER env "SIFSTORE_STANDIN_VERSION=9.9 e2e" "$SIFSTORE_STANDIN")
-add_sif_layer(top DEF top.def FROM mid VERIFY)
-add_sif_layer(other DEF other.def DEPENDS extra.txt LAUNCHER "$proj/launcher.sh" RETAIN 1)
-add_sif_layer(lazy DEF other.def EXCLUDE_FROM_ALL)
+add_sif_layer(top DEF top.def FROM mid VERIFY REBUILD)
+add_sif_layer(other DEF other.def DEPENDS extra.txt LAUNCHER "$proj/launcher.sh" RETAIN 1 REBUILD)
+add_sif_layer(lazy DEF other.def EXCLUDE_FROM_ALL REBUILD)
 EOF
 }
 
@@ -525,8 +528,8 @@ EOF
 
   step "-j2: two layers build at the same time"
   write_project module "set(SIFSTORE_BUILDER \"$proj/timed-builder\")
-add_sif_layer(p1 DEF p1.def)
-add_sif_layer(p2 DEF p2.def)"
+add_sif_layer(p1 DEF p1.def REBUILD)
+add_sif_layer(p2 DEF p2.def REBUILD)"
   configure module
   run_both
   overlapped || fail "the builds of p1 and p2 did not overlap under -j2"
@@ -534,8 +537,8 @@ add_sif_layer(p2 DEF p2.def)"
   step "-j2 with a JOB_POOL of 1: one at a time"
   write_project module "set(SIFSTORE_BUILDER \"$proj/timed-builder\")
 set_property(GLOBAL APPEND PROPERTY JOB_POOLS one_image=1)
-add_sif_layer(p1 DEF p1.def JOB_POOL one_image)
-add_sif_layer(p2 DEF p2.def JOB_POOL one_image)"
+add_sif_layer(p1 DEF p1.def JOB_POOL one_image REBUILD)
+add_sif_layer(p2 DEF p2.def JOB_POOL one_image REBUILD)"
   configure module
   run_both
   overlapped && fail "JOB_POOL one_image=1 let p1 and p2 build at the same time"
@@ -543,8 +546,8 @@ add_sif_layer(p2 DEF p2.def JOB_POOL one_image)"
   step "SIFSTORE_USES_TERMINAL: the builder's output streams, one build at a time"
   write_project module "set(SIFSTORE_BUILDER \"$proj/timed-builder\")
 set(SIFSTORE_USES_TERMINAL ON)
-add_sif_layer(p1 DEF p1.def)
-add_sif_layer(p2 DEF p2.def)"
+add_sif_layer(p1 DEF p1.def REBUILD)
+add_sif_layer(p2 DEF p2.def REBUILD)"
   configure module
   run_both
   overlapped && fail "console pool builds overlapped"
@@ -576,9 +579,9 @@ exec "$SIFSTORE_STANDIN" "\$@"
 EOF
   chmod +x "$proj/held-builder"
   write_project module "set(SIFSTORE_BUILDER \"$proj/held-builder\")
-add_sif_layer(slow DEF slow.def)
-add_sif_layer(other DEF other.def)
-add_sif_layer(waits DEF waits.def FROM slow)"
+add_sif_layer(slow DEF slow.def REBUILD)
+add_sif_layer(other DEF other.def REBUILD)
+add_sif_layer(waits DEF waits.def FROM slow REBUILD)"
   configure module
   step "first build"
   run_ninja
@@ -850,6 +853,7 @@ add_sif_layer(mid DEF mid.def FROM base ROOT elsewhere)'
   bad "add_sif_layer(base): DEF needs a value" 'add_sif_layer(base DEF ${unset_variable} VERIFY)'
   bad "add_sif_layer(base): DEF needs a value, not an empty string" 'add_sif_layer(base DEF "")'
   bad 'add_sif_layer(base): unknown argument(s): "" (the keywords are' 'add_sif_layer(base "" DEF base.def)'
+  bad 'add_sif_layer(base): unknown argument(s): REBUILT (the keywords are DEF ROOT FROM DEPENDS RETAIN VERIFY EXCLUDE_FROM_ALL BUILDER ARGS BUILD_ARGS LAUNCHER JOB_POOL TAKE_OVER REBUILD SIGN KEYIDX)' 'add_sif_layer(base DEF base.def REBUILT)'
   bad 'add_sif_layer(base): unknown argument(s): "" (the keywords are' 'add_sif_layer(base DEF base.def "")'
   # A single-value keyword given twice: the last would win.
   for kw in DEF ROOT RETAIN JOB_POOL; do
@@ -903,7 +907,7 @@ add_sif_layer(base DEF base.def BUILD_ARGS \"\" --fakeroot \"\${unset_variable}\
   step "a correct call with every keyword still configures"
   write_project module "set_property(GLOBAL APPEND PROPERTY JOB_POOLS two=2)
 add_sif_layer(base DEF base.def ROOT containers RETAIN 2 JOB_POOL two
-  BUILDER \"$SIFSTORE_STANDIN\" ARGS hello_version=2.10-3 DEPENDS extra.txt TAKE_OVER SIGN KEYIDX 1)
+  BUILDER \"$SIFSTORE_STANDIN\" ARGS hello_version=2.10-3 DEPENDS extra.txt TAKE_OVER REBUILD SIGN KEYIDX 1)
 add_sif_layer(mid DEF mid.def FROM base VERIFY EXCLUDE_FROM_ALL VERIFY
   LAUNCHER \"$proj/launcher.sh\" BUILD_ARGS --fakeroot ARGS x=1 BUILD_ARGS --notest DEPENDS extra.txt)"
   rm -rf "$build"
@@ -918,6 +922,8 @@ add_sif_layer(mid DEF mid.def FROM base VERIFY EXCLUDE_FROM_ALL VERIFY
   if grep -qF -- "--take-over" <<<"$mid_build"; then fail "mid's build has --take-over without TAKE_OVER"; fi
   grep -qF -- "--sign --keyidx 1" <<<"$(grep -- " build base " "$build/build.ninja")" || fail "base's build lacks --sign --keyidx 1"
   if grep -qF -- "--sign" <<<"$mid_build"; then fail "mid's build has --sign without SIGN"; fi
+  grep -qF -- "--rebuild" <<<"$(grep -- " build base " "$build/build.ninja")" || fail "base's build lacks --rebuild"
+  if grep -qF -- "--rebuild" <<<"$mid_build"; then fail "mid's build has --rebuild without REBUILD"; fi
 
   step "two projects on one ROOT with the same layer name"
   local shared=$E2E_WORK/shared-store proj_a=$E2E_WORK/proj-a proj_b=$E2E_WORK/proj-b p
@@ -1276,9 +1282,78 @@ case_fetchcontent() {
   [ "$plan" = "sifstore base mid top" ] || fail "ninja -t commands sif-top plans '$plan': $out"
 }
 
+# Input-addressed reuse: a second build directory (fresh configure, same
+# sources, same shared ROOT) builds nothing with the builder; a changed
+# %files source rebuilds that layer and the layers FROM it; REBUILD builds anew.
+case_reuse() {
+  write_fixture
+  local shared=$E2E_WORK/shared-store runs=$E2E_WORK/builder-runs.log
+  cat >"$proj/builder.sh" <<EOF
+#!/bin/sh
+if [ "\$1" = build ]; then echo "\$*" >>"$runs"; fi
+exec "$SIFSTORE_STANDIN" "\$@"
+EOF
+  chmod +x "$proj/builder.sh"
+  write_project module "set(SIFSTORE_BUILDER \"$proj/builder.sh\")
+add_sif_layer(base DEF base.def ROOT \"$shared\" ARGS hello_version=2.10-3 \${EXTRA})
+add_sif_layer(mid DEF mid.def ROOT \"$shared\" FROM base \${EXTRA})
+add_sif_layer(other DEF other.def ROOT \"$shared\" \${EXTRA})"
+  builder_runs() { if [ -f "$runs" ]; then wc -l <"$runs" | tr -d ' '; else echo 0; fi; }
+  reused() { echo "$out" | sed -n 's/^sifstore: reused \(.*\)-[0-9]\{4\}-[0-9]\{4\}-[0-9]\{6\} .*/\1/p' | sort | xargs; }
+  local one=$proj/build1 two=$proj/build2 three=$proj/build3 t0 t1
+  store=$shared
+  step "build directory 1: three layers built"
+  build=$one
+  configure module
+  run_ninja
+  expect_built_set base mid other
+  [ "$(builder_runs)" = 3 ] || fail "expected 3 builder runs, saw $(builder_runs)"
+  run_ninja
+  expect_no_work
+
+  step "build directory 2 (fresh configure, same sources, same ROOT): zero builder runs"
+  build=$two
+  configure module
+  t0=$(date +%s.%N)
+  run_ninja
+  t1=$(date +%s.%N)
+  [ "$(builder_runs)" = 3 ] || fail "the second build directory ran the builder: $(cat "$runs")"
+  [ -z "$(built)" ] || fail "the second build directory built $(built)"
+  [ "$(reused)" = "base mid other" ] || fail "expected base mid other reused, got '$(reused)'"
+  echo "  reuse of 3 layers in a fresh build directory: $(seconds "$t0" "$t1") s"
+  run_ninja
+  expect_no_work
+  expect_store_sound base mid other
+  expect_counts base=1 mid=1 other=1
+
+  step "a changed %files source: that layer and the layers FROM it, nothing else"
+  echo "welcome back" >"$proj/files/motd.txt"
+  run_ninja
+  expect_built_set base mid
+  [ "$(builder_runs)" = 5 ] || fail "expected 5 builder runs, saw $(builder_runs)"
+  run_ninja
+  expect_no_work
+  step "build directory 1 catches up by reuse"
+  build=$one
+  run_ninja
+  [ -z "$(built)" ] || fail "build directory 1 built $(built)"
+  [ "$(reused)" = "base mid" ] || fail "expected base mid reused, got '$(reused)'"
+  [ "$(builder_runs)" = 5 ] || fail "build directory 1 ran the builder"
+  run_ninja
+  expect_no_work
+
+  step "REBUILD builds anew"
+  build=$three
+  configure module -DEXTRA=REBUILD
+  run_ninja
+  expect_built_set base mid other
+  [ "$(builder_runs)" = 8 ] || fail "expected 8 builder runs, saw $(builder_runs)"
+  expect_counts base=3 mid=3 other=2
+}
+
 case "$case_name" in
   build_order | incremental | retain_clean | standalone | parallel | errors | scale | \
-    find_package | add_subdirectory | fetchcontent | example | interrupt | products)
+    find_package | add_subdirectory | fetchcontent | example | interrupt | products | reuse)
     "case_$case_name"
     ;;
   *) fail "unknown case" ;;

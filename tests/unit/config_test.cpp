@@ -28,6 +28,22 @@ TEST(Config, ReadsImagesKeys) {
   EXPECT_TRUE(c.warnings.empty());
 }
 
+TEST(Config, BuildReuse) {
+  EXPECT_TRUE(parse_config("", "x").reuse);
+  EXPECT_TRUE(parse_config("images:\n  retain: 3\n", "x").reuse);
+  EXPECT_FALSE(parse_config("build:\n  reuse: false\n", "x").reuse);
+  EXPECT_TRUE(parse_config("build:\n  reuse: yes\n", "x").reuse);
+  EXPECT_FALSE(parse_config("build: {reuse: false}\nimages:\n  retain: 2\n", "x").reuse);
+  try {
+    parse_config("images:\n  retain: 2\nbuild:\n  reuse: maybe\n", "c.yaml");
+    ADD_FAILURE() << "reuse: maybe accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "c.yaml:4: build.reuse must be true or false, not 'maybe'");
+  }
+  EXPECT_THROW(parse_config("build:\n  reuse: [1]\n", "c.yaml"), Error);
+  EXPECT_THROW(parse_config("build: 3\n", "c.yaml"), Error);
+}
+
 TEST(Config, InvalidRetainFallsBackWithWarning) {
   for (const char* bad : {"0", "-2", "ten", "1.5", "[1]"}) {
     Config c = parse_config(std::string("images:\n  retain: ") + bad + "\n", "cfg");

@@ -285,6 +285,24 @@ class LockReference : public ::testing::Test {
   int counter_ = 0;
 };
 
+// The input key of a build (core/input_key.h) is a fact: a comment the
+// reference skips, reading the same versions as from the lock without it.
+TEST_F(LockReference, AnInputKeyFactIsACommentToTheReference) {
+  PackageLock lock;
+  lock.pip["numpy"] = "1.26.4";
+  lock.dpkg["libc6"] = "2.36-9";
+  lock.facts["image-sha256"] = std::string(64, 'a');
+  lock.facts["input-key"] = std::string(64, 'b');
+  const std::string text = format_lock(lock);
+  EXPECT_NE(text.find("\n# input-key: " + std::string(64, 'b') + "\n"), std::string::npos);
+  EXPECT_EQ(parse_lock(text, "x.lock").facts.at("input-key"), std::string(64, 'b'));
+  nlohmann::json theirs = reference_reads(text);
+  EXPECT_EQ(as_json(parse_lock(text, "x.lock")), theirs);
+  PackageLock without = lock;
+  without.facts.clear();
+  EXPECT_EQ(theirs, reference_reads(format_lock(without)));
+}
+
 TEST_F(LockReference, BothReadTheSameVersionSets) {
   const std::vector<std::string> texts = {
       "# scitex-container lock\n# image-sha256: abc\n[pip]\nnumpy==1.0\n[dpkg]\nlibc6=2.36\n"
