@@ -448,7 +448,7 @@ case_standalone() {
   step "sif-other-prune prunes to RETAIN without building"
   other_build() {
     "$SIFSTORE_EXE" --root "$store" build other --def "$proj/other.def" --retain 10 -q \
-      --builder "$SIFSTORE_STANDIN" >/dev/null
+      --builder "$SIFSTORE_STANDIN" --rebuild >/dev/null
   }
   other_build
   other_build

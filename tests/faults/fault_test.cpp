@@ -263,9 +263,7 @@ TEST_F(BuildFaults, EveryWriteOfABuild) {
   ASSERT_FALSE(first.empty());
   auto kept = snapshot(root + "/base");
   std::string log = t / "count.log";
-  // --rebuild: the same inputs would otherwise reuse the first build
-  // (core/input_key.h) and write nothing.
-  RunResult r = build("base", "base.def", {"--rebuild"}, shim_env(log, ""));
+  RunResult r = build("base", "base.def", {}, shim_env(log, ""));
   ASSERT_EQ(r.status, 0) << r.err;
   long total = totals(log).first;
   ASSERT_GT(total, 5);
@@ -279,7 +277,7 @@ TEST_F(BuildFaults, EveryWriteOfABuild) {
     const char* err = n % 2 ? "ENOSPC" : "EIO";
     std::string label = "build with call " + std::to_string(n) + "/" + std::to_string(total) +
                         " failing with " + err;
-    RunResult f = build("base", "base.def", {"--rebuild"},
+    RunResult f = build("base", "base.def", {},
                         shim_env(t / "fault.log", "SIFSTORE_FAULT_AT=" + std::to_string(n) +
                                                       " SIFSTORE_FAULT_ERRNO=" + err));
     std::string call = failed_call(t / "fault.log");
