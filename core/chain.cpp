@@ -428,6 +428,9 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   // it runs.
   const std::string version = builder_version(builder);
   InputKeyParts key_parts;
+  // The identities it learns are saved once the build is published or
+  // reused: a refused or failed build leaves the store as it was.
+  SourceHashCache cache(store.root_dir());
   {
     key_parts.def_text = rendered.text;
     key_parts.build_args = rendered.values;
@@ -439,7 +442,6 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
                          {"pin-apt", o.pin_apt ? "1" : "0"},
                          {"sign", o.sign ? "1" : "0"},
                          {"keyidx", o.sign_keyidx ? std::to_string(*o.sign_keyidx) : "-"}};
-    SourceHashCache cache(store.root_dir());
     for (size_t i = 0; i < def.stages.size(); ++i) {
       if (base && &def.stages[i] == def.base_stage())
         key_parts.bases[i + 1] = local_base_digest(store, base->exact, cache);
@@ -450,7 +452,6 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
       key_parts.bases[p.stage + 1] =
           p.pinned.empty() ? "unpinned " + p.tagged + " (" + p.why_unpinned + ")" : p.pinned;
     key_parts.sources = source_lines(def_inputs(rough, o.build_args), rough.dir, cache);
-    cache.save();
   }
   const std::string key = input_key(key_parts);
 
@@ -468,6 +469,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
           store.move_pointers(o.layer, found->first);
       }
       if (found) {
+        cache.save();
         BuildResult result;
         result.ts = found->first;
         result.paths = store.paths(o.layer, result.ts);
@@ -613,6 +615,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
     debug_stop_point("renamed");
     release_reservation(dir, o.layer, ts);
     cleanup.done();
+    cache.save();
     if (!newer_build_published(dir, o.layer, ts)) {
       store.move_pointers(o.layer, ts);
       result.pointed = true;

@@ -189,6 +189,19 @@ TEST_F(BuildReuse, ADamagedImageIsNeverReused) {
   EXPECT_EQ(builder_runs(), 2);
 }
 
+// The identities of hashed %files sources are saved by a build that
+// publishes (or reuses), not by one that fails: the store stays as it was.
+TEST_F(BuildReuse, TheSourceCacheIsWrittenByPublishedBuildsOnly) {
+  const std::string cache = root + "/.sifstore-source-identities";
+  RunResult failed = cli({"build", "base", "--def", "base.def", "--builder", t / "builder.sh"},
+                         {"SIFSTORE_STANDIN_FAIL=1"});
+  ASSERT_EQ(failed.status, 1) << failed.err;
+  EXPECT_FALSE(exists(cache));
+  go_json("base", "base.def");
+  ASSERT_TRUE(exists(cache));
+  EXPECT_TRUE(contains(read_file(cache), t / "data/hello.txt")) << read_file(cache);
+}
+
 TEST_F(BuildReuse, ATamperedLockIsNeverReused) {
   const std::string ts = go_json("base", "base.def")["ts"];
   std::string lock = artifact("base", ts, "lock");

@@ -119,7 +119,9 @@ SIF=("$SIFSTORE" --root "$ROOT")
 # Apptainer's KEY=VALUE build arguments, else --build-arg.
 BARG=--build-arg
 if "$SIFSTORE" build --help | grep -q -- --builder-arg; then BARG=--builder-arg; fi
-BUILD=(--builder "$STANDIN" "$BARG=--no-https" -q)
+# --rebuild: these builds repeat the same inputs (other credentials, the
+# builder failing to pull) and must run the builder each time, not reuse.
+BUILD=(--builder "$STANDIN" "$BARG=--no-https" -q --rebuild)
 
 # --- plain HTTP: a layer FROM a tag --------------------------------------------------
 start_registry plain
