@@ -189,6 +189,22 @@ TEST_F(BuildReuse, ADamagedImageIsNeverReused) {
   EXPECT_EQ(builder_runs(), 2);
 }
 
+// --verify with a reused build verifies it once: a build already marked
+// verified is not rebuilt again.
+TEST_F(BuildReuse, VerifyOfAReusedBuild) {
+  const std::string ts = go_json("base", "base.def")["ts"];
+  json j = go_json("base", "base.def", {"--verify"});
+  EXPECT_TRUE(j["reused"].get<bool>());
+  EXPECT_EQ(j["ts"], ts);
+  EXPECT_TRUE(j["verify"]["identical"].get<bool>()) << j.dump();
+  EXPECT_TRUE(exists(artifact("base", ts, "verified")));
+  EXPECT_EQ(builder_runs(), 2) << "the reuse's round trip rebuilds once";
+  j = go_json("base", "base.def", {"--verify"});
+  EXPECT_TRUE(j["reused"].get<bool>());
+  EXPECT_TRUE(j["verify"].is_null());
+  EXPECT_EQ(builder_runs(), 2);
+}
+
 // The identities of hashed %files sources are saved by a build that
 // publishes (or reuses), not by one that fails: the store stays as it was.
 TEST_F(BuildReuse, TheSourceCacheIsWrittenByPublishedBuildsOnly) {
