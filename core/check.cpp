@@ -124,6 +124,11 @@ CheckResult check_layer(const Store& store, const std::string& layer,
                            " names (sifstore fsck --repair realigns it)");
   }
 
+  // The companions' identities before they are read: a check that finds
+  // them as built lets the identity record vouch for them from then on.
+  const bool companions_were_vouched = companions_vouched(*dir, layer, *ts);
+  auto lock_id = identity_of(*dir, artifact_name(layer, *ts, Artifact::kLock));
+  auto def_id = identity_of(*dir, artifact_name(layer, *ts, Artifact::kDef));
   auto lock_text = dir->read_file(artifact_name(layer, *ts, Artifact::kLock));
   if (!lock_text) throw Error("build " + layer + "-" + *ts + " has no lock file " + paths.lock);
   PackageLock lock = parse_lock(*lock_text, paths.lock);
@@ -141,6 +146,8 @@ CheckResult check_layer(const Store& store, const std::string& layer,
   }
 
   check_companions(*dir, layer, *ts, *lock_text, lock, r.warnings);
+  if (!companions_were_vouched && lock_id && def_id)
+    vouch_companions(*dir, layer, *ts, *lock_id, *def_id);
   if (auto def_text = dir->read_file(artifact_name(layer, *ts, Artifact::kDef)))
     for (const auto& gone : gone_bases(*def_text, paths.def, lock))
       r.warnings.push_back(layer + "-" + *ts + " " + gone);

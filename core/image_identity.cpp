@@ -224,6 +224,26 @@ bool companions_vouched(const Dir& dir, std::string_view layer, std::string_view
   }
 }
 
+void vouch_companions(const Dir& dir, std::string_view layer, std::string_view ts,
+                      const ImageIdentity& lock, const ImageIdentity& def) {
+  try {
+    auto record = read_record(dir, layer, ts);
+    if (!record) return;
+    auto image = identity_of(dir, artifact_name(layer, ts, Artifact::kSif));
+    auto lock_now = identity_of(dir, artifact_name(layer, ts, Artifact::kLock));
+    auto def_now = identity_of(dir, artifact_name(layer, ts, Artifact::kDef));
+    if (!image || !(*image == record->first.identity) || !lock_now || !(*lock_now == lock) ||
+        !def_now || !(*def_now == def))
+      return;
+    IdentityRecord r = record->first;
+    r.lock = lock;
+    r.def = def;
+    write_record(dir, identity_record_name(layer, ts), format_identity_record(r));
+  } catch (const Error&) {
+    // A store this user cannot write: the next check hashes them again.
+  }
+}
+
 void record_identity(const Dir& dir, std::string_view layer, std::string_view ts,
                      const ImageIdentity& hashed, std::string_view sha256, bool renamed,
                      bool companions) {

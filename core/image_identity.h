@@ -29,12 +29,11 @@
 // def (format 2: the header says "... identity 2" and two more lines,
 // "lock <inode> <size> <mtime> <ctime>" and "def ..."): SifStore wrote them
 // itself a moment before, from the data whose digests the build log and the
-// lock record. `check` skips rehashing them (and reading the build log)
-// while both still have those identities, by the same rules as the image.
-// So a repeated `check` computes no digest at all and never loads the
-// crypto module (core/module.h). A record rewritten after a full hash of
-// the image (by `check` or fsck) is of format 1 and vouches for the image
-// only. ctime cannot be set by users
+// lock record; a `check` that hashed them and found them as built adds them
+// to a record that lacks them. `check` skips rehashing them (and reading the
+// build log) while both still have those identities, by the same rules as
+// the image. So a repeated `check` computes no digest at all and never
+// loads the crypto module (core/module.h). ctime cannot be set by users
 // (`touch -r` restores mtime and sets ctime to now), so a same-size
 // overwrite followed by `touch -r` is caught.
 #pragma once
@@ -104,6 +103,13 @@ void record_identity(const Dir& dir, std::string_view layer, std::string_view ts
 // published (format 2, both identities equal, both older than the record).
 // Never throws: any doubt is false.
 bool companions_vouched(const Dir& dir, std::string_view layer, std::string_view ts);
+
+// After `check` found the lock and locked def as built (their digests
+// matched) while they had the identities `lock` and `def`, taken before they
+// were read: adds those to a record that vouches for the image (format 2),
+// when both files still have them. Best effort, as record_identity.
+void vouch_companions(const Dir& dir, std::string_view layer, std::string_view ts,
+                      const ImageIdentity& lock, const ImageIdentity& def);
 
 // The sha256 of the build's image, compared with `expected` (its lock's):
 // without hashing when the record vouches for it (and `force_full` is

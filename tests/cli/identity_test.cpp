@@ -69,6 +69,12 @@ TEST_F(Identity, CheckOfAnUnchangedBuildLoadsNoModule) {
   auto hashed = run({SIFSTORE_EXE, "--root", t / "store", "check", "base"}, {"LD_DEBUG=files"});
   EXPECT_EQ(hashed.status, 0) << hashed.err;
   EXPECT_NE(hashed.err.find("sifstore-crypto.so"), std::string::npos) << "no hash after unlink";
+  // That check found the image, lock and def as built and recorded all
+  // three: the next one hashes nothing again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  auto after = run({SIFSTORE_EXE, "--root", t / "store", "check", "base"}, {"LD_DEBUG=files"});
+  EXPECT_EQ(after.status, 0) << after.err;
+  EXPECT_EQ(after.err.find("sifstore-crypto"), std::string::npos) << after.err;
 }
 
 // The record written at publish vouches for the lock and the locked def
