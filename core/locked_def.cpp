@@ -1,5 +1,6 @@
 #include "core/locked_def.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>
@@ -33,6 +34,8 @@ std::string pin_images(const DefFile& rough, const LockedDefOptions& options) {
   }
   return pins.empty() ? rough.text : pin_froms(rough, pins);
 }
+
+constexpr const char* kIncludeComment = "# sifstore: Include pinned to the locked rpm packages";
 
 // --- the apt scan ------------------------------------------------------------------
 
@@ -196,8 +199,109 @@ std::vector<std::string> dpkg_pins(const PackageLock& lock) {
   return pins;
 }
 
+bool is_nevra_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("+-._~^:").find(c) != std::string_view::npos;
+}
+
+// name-[epoch:]version-release.arch of every rpm package of the lock that
+// comes from a repository (a gpg-pubkey, arch "(none)", does not), as dnf
+// reads a package spec.
+std::vector<std::string> rpm_pins(const PackageLock& lock) {
+  std::vector<std::string> pins;
+  for (const auto& line : lock.rpm) {
+    size_t eq = line.find('=');
+    std::string name = line.substr(0, eq);
+    std::string evra = eq == std::string::npos ? "" : line.substr(eq + 1);
+    if (ends_with(evra, ".(none)")) continue;
+    std::string spec = name + "-" + evra;
+    if (name.empty() || evra.empty() || !std::all_of(spec.begin(), spec.end(), is_nevra_char))
+      throw Error(
+          "cannot pin rpm package '" + line +
+          "': not a name=[epoch:]version-release.arch of letters, digits and + - . _ ~ ^ :");
+    pins.push_back(spec);
+  }
+  return pins;
+}
+
+// The conda pins of each environment of the lock: prefix -> lines of its
+// conda-meta/pinned ("name ==version=build").
+std::map<std::string, std::vector<std::string>> conda_pins(const PackageLock& lock) {
+  std::map<std::string, std::vector<std::string>> pins;
+  for (const auto& line : lock.conda) {
+    std::vector<std::string> f = split(line, ' ');
+    std::vector<std::string> nvb = f.size() >= 2 ? split(f[1], '=') : std::vector<std::string>();
+    bool ok = (f.size() == 2 || f.size() == 3) && f[0].size() > 1 && f[0][0] == '/' &&
+              nvb.size() == 3 && !nvb[0].empty() && !nvb[1].empty() && !nvb[2].empty();
+    for (const auto& w : f)
+      for (char c : w)
+        if (static_cast<unsigned char>(c) < 0x21 || c == '\'' || c == '"' || c == '$' || c == '`' ||
+            c == '\\')
+          ok = false;
+    if (!ok)
+      throw Error("cannot pin conda package '" + line +
+                  "': not '/<prefix> <name>=<version>=<build>' without quotes or '$'");
+    pins[f[0]].push_back(nvb[0] + " ==" + nvb[1] + "=" + nvb[2]);
+  }
+  return pins;
+}
+
+void rpm_section(const std::vector<std::string>& rpm, std::vector<std::string>& s) {
+  s.push_back("    # dnf, yum and microdnf see only the locked rpm packages while this");
+  s.push_back("    # script runs (includepkgs in [main] of their configuration, put back");
+  s.push_back("    # at exit): what it installs, and their dependencies, come at the locked");
+  s.push_back("    # name-[epoch:]version-release.arch.");
+  s.push_back("    mkdir -p " + std::string(kPinsDir) + " || exit 1");
+  s.push_back("    cat > " + std::string(kRpmPins) + " <<'SIFSTORE_PINS' || exit 1");
+  s.insert(s.end(), rpm.begin(), rpm.end());
+  s.push_back("SIFSTORE_PINS");
+  s.push_back("    _sifstore_inc=\"\"");
+  s.push_back("    while read -r _sifstore_p; do");
+  s.push_back("        _sifstore_inc=\"$_sifstore_inc${_sifstore_inc:+,}$_sifstore_p\"");
+  s.push_back("    done < " + std::string(kRpmPins));
+  s.push_back("    _sifstore_rpm_restore() {");
+  s.push_back("        for _sifstore_f in /etc/dnf/dnf.conf /etc/yum.conf; do");
+  s.push_back("            if [ -f \"$_sifstore_f.sifstore-saved\" ]; then");
+  s.push_back("                mv -f \"$_sifstore_f.sifstore-saved\" \"$_sifstore_f\"");
+  s.push_back("            fi");
+  s.push_back("        done");
+  s.push_back("    }");
+  s.push_back("    trap _sifstore_rpm_restore EXIT");
+  s.push_back("    for _sifstore_f in /etc/dnf/dnf.conf /etc/yum.conf; do");
+  s.push_back("        if [ ! -f \"$_sifstore_f\" ] || [ -L \"$_sifstore_f\" ]; then continue; fi");
+  s.push_back("        cp -p \"$_sifstore_f\" \"$_sifstore_f.sifstore-saved\" || exit 1");
+  s.push_back("        if grep -q '^\\[main\\]' \"$_sifstore_f\"; then");
+  s.push_back(
+      "            sed -i \"/^\\[main\\]/a includepkgs=$_sifstore_inc\" \"$_sifstore_f\" || exit "
+      "1");
+  s.push_back("        else");
+  s.push_back(
+      "            printf '[main]\\nincludepkgs=%s\\n' \"$_sifstore_inc\" | cat - "
+      "\"$_sifstore_f.sifstore-saved\" \\");
+  s.push_back("                > \"$_sifstore_f\" || exit 1");
+  s.push_back("        fi");
+  s.push_back("    done");
+  s.push_back("    unset _sifstore_inc _sifstore_p _sifstore_f");
+}
+
+void conda_section(const std::map<std::string, std::vector<std::string>>& conda,
+                   std::vector<std::string>& s) {
+  s.push_back("    # conda (and mamba) hold each locked package of an environment that");
+  s.push_back("    # exists now at its locked version and build (conda-meta/pinned).");
+  for (const auto& [prefix, lines] : conda) {
+    std::string meta = (prefix == "/" ? "" : prefix) + "/conda-meta";
+    s.push_back("    if [ -d \"" + meta + "\" ]; then");
+    s.push_back("        cat >> \"" + meta + "/pinned\" <<'SIFSTORE_PINS' || exit 1");
+    s.insert(s.end(), lines.begin(), lines.end());
+    s.push_back("SIFSTORE_PINS");
+    s.push_back("    fi");
+  }
+}
+
 std::vector<std::string> pins_section(const PackageLock& lock, bool apt, bool debootstrap) {
   std::vector<std::string> pip = pip_pins(lock);
+  std::vector<std::string> rpm = rpm_pins(lock);
+  auto conda = conda_pins(lock);
   std::vector<std::string> dpkg = apt || debootstrap ? dpkg_pins(lock) : std::vector<std::string>();
   std::vector<std::string> s = {
       "%post",
@@ -268,6 +372,8 @@ std::vector<std::string> pins_section(const PackageLock& lock, bool apt, bool de
     }
     if (!dpkg.empty()) s.push_back("    unset _sifstore_n _sifstore_v");
   }
+  if (!rpm.empty()) rpm_section(rpm, s);
+  if (!conda.empty()) conda_section(conda, s);
   s.push_back("    # npm has no constraint for global packages: `npm install -g x` is not");
   s.push_back("    # pinned here (the round-trip verify reports a drift).");
   s.push_back(std::string("    ") + kPinsEnd);
@@ -323,6 +429,46 @@ std::string pin_suite(const DefFile& def, const std::string& text, const Package
                      one_line(os->value) + ")");
     break;
   }
+  return join(lines, "\n");
+}
+
+// text with the final `Bootstrap: yum` stage's Include: led by
+// --setopt=includepkgs=<every locked rpm NEVRA>: Apptainer passes Include's
+// words to the bootstrap's dnf as arguments, so the bootstrap, dependencies
+// included, installs the locked packages. A pin written by an earlier lock
+// (the option and the comment line before it) is replaced.
+std::string pin_yum_include(const DefFile& def, const PackageLock& lock) {
+  const DefStage& stage = def.final_stage();
+  if (to_lower(stage.bootstrap()) != "yum") return def.text;
+  std::vector<std::string> rpm = rpm_pins(lock);
+  if (rpm.empty()) return def.text;
+  std::vector<std::string> lines = split(def.text, '\n');
+  std::string rough;
+  size_t at = stage.line;  // insert after the Bootstrap line when there is no Include:
+  size_t erase_from = 0, erase_to = 0;
+  if (const DefHeaderEntry* inc = stage.find_header("include")) {
+    std::string v = inc->value;
+    for (char& c : v)
+      if (is_ascii_space(c)) c = ' ';
+    for (const auto& w : split(v, ' '))
+      if (!w.empty() && !starts_with(w, kIncludePkgsOption))
+        rough += (rough.empty() ? "" : " ") + w;
+    erase_from = inc->line;
+    erase_to = inc->end_line;
+    at = inc->line - 1;
+    if (at > 0 && starts_with(trim(lines[at - 1]), kIncludeComment)) {
+      --at;
+      erase_from = at + 1;
+    }
+  }
+  if (erase_from)
+    lines.erase(lines.begin() + static_cast<long>(erase_from - 1),
+                lines.begin() + static_cast<long>(erase_to));
+  std::string option = kIncludePkgsOption + join(rpm, ",");
+  lines.insert(lines.begin() + static_cast<long>(at),
+               {std::string(kIncludeComment) +
+                    " (rough def: " + (rough.empty() ? std::string("none") : one_line(rough)) + ")",
+                "Include: " + option + (rough.empty() ? "" : " " + rough)});
   return join(lines, "\n");
 }
 
@@ -412,6 +558,8 @@ std::string locked_def_text(const DefFile& rough, const PackageLock& lock,
     lines.push_back("");
   }
   DefFile pinned = parse_def(join(lines, "\n"), rough.path);
+  if (to_lower(pinned.final_stage().bootstrap()) == "yum")
+    pinned = parse_def(pin_yum_include(pinned, lock), rough.path);
   std::string text = pin_images(pinned, options);
   if (debootstrap) text = pin_suite(pinned, text, lock);
   return text;

@@ -48,16 +48,35 @@
 //          the locked one (none unless the mirror moved) are installed at
 //          the locked version (`apt-get install --allow-downgrades`), keeping
 //          apt's auto-installed marks.
+//        - it writes every rpm package of the lock from a repository (not a
+//          gpg-pubkey) as name-[epoch:]version-release.arch into kRpmPins
+//          and adds `includepkgs=<them>` to [main] of the image's
+//          /etc/dnf/dnf.conf and /etc/yum.conf (the regular files of them),
+//          so dnf, yum and microdnf resolve only to the locked packages;
+//          an EXIT trap puts the files back when the script ends;
+//        - for each conda environment of the lock that exists when it runs,
+//          it appends `name ==version=build` per locked package to
+//          <prefix>/conda-meta/pinned, which conda and mamba honour.
 //      npm has no constraint mechanism for global packages: they are not
 //      pinned (the round-trip verify reports their drift). Nothing is
 //      appended after the user's commands.
+//
+//   4. When the final stage says `Bootstrap: yum` and the lock has rpm
+//      packages, its `Include:` (one is added after the Bootstrap line when
+//      there is none) is led by kIncludePkgsOption with the same list:
+//      Apptainer passes Include's words to the bootstrap's dnf as
+//      arguments, so the bootstrap installs the locked versions,
+//      dependencies included. A comment line before it keeps the rough
+//      value; both are replaced when the def is locked again.
 //      The section's text is recognisable: its first body line is
 //      kPinsMarker and its last kPinsEnd, both comments inside it (never
 //      outside a section). A def that already holds one (a locked def) gets
 //      it replaced, so locking a locked def again gives the same text.
 //
 // Pip names must be PEP 508 names and versions free of white space; dpkg
-// names and versions Debian's characters (letters, digits, + - . : ~ _).
+// names and versions Debian's characters (letters, digits, + - . : ~ _);
+// rpm lines letters, digits and + - . _ ~ ^ :; conda lines free of quotes,
+// '$', '`' and backslashes (an Error otherwise).
 #pragma once
 
 #include <map>
@@ -83,6 +102,9 @@ struct LockedDefOptions {
 constexpr const char* kPinsDir = "/etc/sifstore";
 constexpr const char* kPipConstraints = "/etc/sifstore/pip-constraints.txt";
 constexpr const char* kDpkgPins = "/etc/sifstore/dpkg-pins.txt";
+constexpr const char* kRpmPins = "/etc/sifstore/rpm-pins.txt";
+// The dnf option a `Bootstrap: yum` stage's Include: carries (4. above).
+constexpr const char* kIncludePkgsOption = "--setopt=includepkgs=";
 constexpr const char* kAptPreferences = "/etc/apt/preferences.d/sifstore.pref";
 // The first and last body lines of the generated section.
 constexpr const char* kPinsMarker =

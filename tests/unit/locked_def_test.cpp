@@ -269,6 +269,66 @@ TEST(LockedDef, DebootstrapPinsEveryPackageAndTheSuite) {
             std::string::npos);
 }
 
+PackageLock rpm_lock() {
+  PackageLock l;
+  l.rpm = {"alpha=1.0-1.noarch", "beta=1:1.0-1.noarch", "gpg-pubkey=1234abcd-5f00.(none)",
+           "kernel-tiny=5.14-1.x86_64", "kernel-tiny=5.15-1.x86_64"};
+  return l;
+}
+
+const char* kYumRough =
+    "Bootstrap: yum\n"
+    "MirrorURL: http://mirror.example/el9/\n"
+    "Include: dnf alpha\n"
+    "\n"
+    "%post\n"
+    "    dnf -y install beta\n";
+
+TEST(LockedDef, YumIncludeCarriesEveryLockedNevra) {
+  std::string text = locked_def_text(parse_def(kYumRough, "y.def"), rpm_lock(), {});
+  const char* include =
+      "Include: --setopt=includepkgs=alpha-1.0-1.noarch,beta-1:1.0-1.noarch,"
+      "kernel-tiny-5.14-1.x86_64,kernel-tiny-5.15-1.x86_64 dnf alpha\n";
+  EXPECT_NE(text.find("MirrorURL: http://mirror.example/el9/\n"
+                      "# sifstore: Include pinned to the locked rpm packages (rough def: dnf "
+                      "alpha)\n" +
+                      std::string(include)),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("gpg-pubkey"), std::string::npos) << "not from a repository";
+  DefFile back = parse_def(text, "l.def");
+  EXPECT_EQ(back.final_stage().header_value("include"),
+            std::string(include).substr(9, std::string(include).size() - 10));
+  // The generated %post holds the same NEVRAs for dnf in %post.
+  EXPECT_NE(pins_of(text).find("\nalpha-1.0-1.noarch\nbeta-1:1.0-1.noarch\n"), std::string::npos);
+  // Locked again: the same text (the pin is replaced, not added to).
+  EXPECT_EQ(locked_def_text(back, rpm_lock(), {}), text);
+  // No Include: one after the Bootstrap line.
+  std::string bare = locked_def_text(
+      parse_def("Bootstrap: yum\nMirrorURL: file:///r\n%post\n  true\n", "y.def"), rpm_lock(), {});
+  EXPECT_EQ(bare.find("Bootstrap: yum\n# sifstore: Include pinned to the locked rpm packages "
+                      "(rough def: none)\nInclude: --setopt=includepkgs=alpha-1.0-1.noarch,"),
+            0u)
+      << bare;
+  EXPECT_EQ(locked_def_text(parse_def(bare, "l.def"), rpm_lock(), {}), bare);
+}
+
+TEST(LockedDef, OtherAgentsKeepTheirHeaderAndRefuseBadRpmLines) {
+  std::string text = locked_def_text(
+      parse_def("Bootstrap: docker\nFrom: rockylinux:9\n%post\n  dnf -y install alpha\n", "d.def"),
+      rpm_lock(), {});
+  EXPECT_EQ(text.find("Include:"), std::string::npos);
+  EXPECT_NE(pins_of(text).find("includepkgs=$_sifstore_inc"), std::string::npos);
+  for (const char* bad : {"a b=1-1.noarch", "alpha=1-1,x.noarch", "alpha=1-1.noarch;rm"}) {
+    PackageLock l;
+    l.rpm = {bad};
+    EXPECT_THROW(locked_def_text(parse_def(kYumRough, "y.def"), l, {}), Error) << bad;
+  }
+  PackageLock c;
+  c.conda = {"/opt/conda numpy=1.26.4=py$x_0"};
+  EXPECT_THROW(locked_def_text(parse_def(kYumRough, "y.def"), c, {}), Error);
+}
+
 // Running the locked def's %post (all of the final stage's, joined as
 // Apptainer joins them) with recording stubs.
 class PinsRun : public ::testing::Test {
@@ -328,6 +388,66 @@ TEST_F(PinsRun, DebootstrapSyncsOnlyWhatDrifted) {
                            "libc6=2.36-9+deb12u4\n"),
             std::string::npos)
       << moved.log;
+}
+
+TEST_F(PinsRun, DnfSeesOnlyTheLockedRpmsUntilTheScriptEnds) {
+  std::string rough = std::string(kYumRough) + "    exit 0\n";
+  std::string text = locked_def_text(parse_def(rough, "y.def"), rpm_lock(), {});
+  std::string script = test::post_script(parse_def(text, "l.def"));
+  const char* conf = "# the image's own\n[main]\ngpgcheck=1\n\n[local]\nbaseurl=file:///r\n";
+  auto r = test::run_post(
+      script, {"STUB_SHOW=/etc/dnf/dnf.conf"},
+      "mkdir -p /etc/dnf\ncat > /etc/dnf/dnf.conf <<'EOF'\n" + std::string(conf) + "EOF\n",
+      {"/etc/dnf/dnf.conf", "/etc/sifstore/rpm-pins.txt"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.log,
+            "dnf -y install beta\n"
+            "show /etc/dnf/dnf.conf # the image's own;[main];includepkgs=alpha-1.0-1.noarch,"
+            "beta-1:1.0-1.noarch,kernel-tiny-5.14-1.x86_64,kernel-tiny-5.15-1.x86_64;gpgcheck=1;;"
+            "[local];baseurl=file:///r;\n");
+  // `exit 0` ended the script: the configuration was put back all the same.
+  EXPECT_EQ(r.files["/etc/dnf/dnf.conf"], conf);
+  EXPECT_EQ(r.files["/etc/sifstore/rpm-pins.txt"],
+            "alpha-1.0-1.noarch\nbeta-1:1.0-1.noarch\nkernel-tiny-5.14-1.x86_64\n"
+            "kernel-tiny-5.15-1.x86_64\n");
+  // A configuration without [main] gets one; yum's own file too.
+  auto no_main = test::run_post(script, {"STUB_SHOW=/etc/yum.conf"},
+                                "printf 'gpgcheck=0\n' > /etc/yum.conf\n", {"/etc/yum.conf"});
+  ASSERT_EQ(no_main.status, 0) << no_main.err;
+  EXPECT_NE(no_main.log.find("show /etc/yum.conf [main];includepkgs=alpha-1.0-1.noarch,"),
+            std::string::npos)
+      << no_main.log;
+  EXPECT_EQ(no_main.files["/etc/yum.conf"], "gpgcheck=0\n");
+}
+
+TEST_F(PinsRun, CondaEnvironmentsArePinnedBeforeTheUsersCommands) {
+  PackageLock l;
+  l.conda = {"/opt/conda numpy=1.26.4=py311h64a7726_0 conda-forge",
+             "/opt/conda python=3.11.8=hab00c5b_0_cpython conda-forge",
+             "/opt/conda/envs/py39 python=3.9.18=h955ad1f_0 pkgs/main",
+             "/opt/later zlib=1.2.13=h5eee18b_0"};
+  std::string text =
+      locked_def_text(parse_def("Bootstrap: docker\nFrom: continuumio/miniconda3\n%post\n"
+                                "    conda install -y numpy\n    exit 0\n",
+                                "c.def"),
+                      l, {});
+  const char* user_pin = "scipy 1.11.*\n";
+  auto r = test::run_post(
+      test::post_script(parse_def(text, "l.def")), {"STUB_SHOW=/opt/conda/conda-meta/pinned"},
+      "mkdir -p /opt/conda/conda-meta /opt/conda/envs/py39/conda-meta\n"
+      ": > /opt/conda/conda-meta/history\n: > /opt/conda/envs/py39/conda-meta/history\n"
+      "printf '" +
+          std::string(user_pin) + "' > /opt/conda/conda-meta/pinned\n",
+      {"/opt/conda/conda-meta/pinned", "/opt/conda/envs/py39/conda-meta/pinned",
+       "/opt/later/conda-meta/pinned"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.log,
+            "conda install -y numpy\n"
+            "show /opt/conda/conda-meta/pinned scipy 1.11.*;numpy ==1.26.4=py311h64a7726_0;"
+            "python ==3.11.8=hab00c5b_0_cpython;\n");
+  EXPECT_EQ(r.files["/opt/conda/envs/py39/conda-meta/pinned"], "python ==3.9.18=h955ad1f_0\n");
+  EXPECT_EQ(r.files.count("/opt/later/conda-meta/pinned"), 0u)
+      << "an environment that does not exist yet";
 }
 
 }  // namespace
