@@ -201,6 +201,29 @@ class YumTest(unittest.TestCase):
                     "/etc/dnf/dnf.conf"], check=True)
         self.assertNotIn("includepkgs", conf.stdout)
 
+    def test_bad_input_fails_as_apptainer(self):
+        bad = os.path.join(self.work, "bad.def")
+        out = os.path.join(self.work, "bad.sif")
+        with open(bad, "w") as f:
+            f.write("Bootstrap: yum\nMirrorURL: file://%s\nInclude: no-such-package-sifstore\n"
+                    % os.path.join(self.repo, "repo"))
+        res = run([STANDIN, "build", out, bad])
+        self.assertEqual(res.returncode, 255)
+        self.assertIn("No match for argument: no-such-package-sifstore", res.stderr)
+        self.assertIn("FATAL:   While performing build: conveyor failed to get: while "
+                      "bootstrapping: exit status 1", res.stderr)
+        self.assertFalse(os.path.exists(out))
+        with open(bad, "w") as f:
+            f.write("Bootstrap: yum\nInclude: alpha\n")
+        res = run([STANDIN, "build", out, bad])
+        self.assertEqual(res.returncode, 255)
+        self.assertIn("invalid yum header, no mirrorurl specified", res.stderr)
+        # through sifstore: the layer and the step named, nothing published
+        res = self.sifstore("build", "yumbad", "--def", bad, "--builder", STANDIN, "-q")
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("sifstore: error: build of yumbad failed", res.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.store, "yumbad.sif")))
+
 
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0]] + sys.argv[1:], verbosity=2)
