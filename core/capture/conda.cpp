@@ -132,4 +132,54 @@ std::vector<std::string> static_conda_list(const SquashfsImage& fs) {
   return lines;
 }
 
+namespace {
+
+bool has_space_or_control(const std::string& s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return is_ascii_space(c) || static_cast<unsigned char>(c) < 0x20;
+  });
+}
+
+}  // namespace
+
+std::vector<std::string> conda_env_list_json(std::string_view json, const std::string& source) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("envs") || !j["envs"].is_array())
+    throw Error(source + ": not the JSON conda prints ({\"envs\": [...]})");
+  std::vector<std::string> envs;
+  for (const auto& e : j["envs"]) {
+    if (!e.is_string() || e.get<std::string>().empty() || e.get<std::string>()[0] != '/')
+      throw Error(source + ": an environment that is not an absolute path");
+    std::string p = e.get<std::string>();
+    if (has_space_or_control(p))
+      throw Error(source + ": a conda environment whose path holds white space ('" + p + "')");
+    if (std::find(envs.begin(), envs.end(), p) == envs.end()) envs.push_back(p);
+  }
+  return envs;
+}
+
+std::vector<std::string> conda_list_json_lines(const std::string& prefix, std::string_view json,
+                                               const std::string& source) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_array())
+    throw Error(source + ": not the JSON conda prints (an array of packages)");
+  std::vector<std::string> lines;
+  for (const auto& rec : j) {
+    if (!rec.is_object()) throw Error(source + ": a package that is not a JSON object");
+    if (json_string(rec, "channel") == "pypi") continue;  // pip's, in [pip]
+    std::string name = json_string(rec, "name"), version = json_string(rec, "version"),
+                build = json_string(rec, "build_string");
+    if (name.empty() || version.empty() || build.empty())
+      throw Error(source + ": a package without a string name, version and build_string");
+    std::string base = json_string(rec, "base_url");
+    std::string channel = conda_channel_name(base.empty() ? json_string(rec, "channel") : base, "");
+    for (const std::string* f : {&name, &version, &build, &channel})
+      if (has_space_or_control(*f))
+        throw Error(source + ": name, version, build or channel '" + *f + "' holds white space");
+    lines.push_back(prefix + " " + name + "=" + version + "=" + build +
+                    (channel.empty() ? "" : " " + channel));
+  }
+  return lines;
+}
+
 }  // namespace sifstore

@@ -50,6 +50,15 @@ PackageLock capture_exec(const std::string& sif_path, const std::string& builder
     lock.node = std::string(trim(*out));
   if (auto out = run_inside({"rpm", "-qa", "--qf", std::string(kRpmQueryFormat) + "\n"}))
     lock.rpm = parse_rpm_query(*out);
+  if (auto out = run_inside({"conda", "env", "list", "--json"})) {
+    for (const auto& prefix : conda_env_list_json(*out, "conda env list --json (in the image)"))
+      if (auto list = run_inside({"conda", "list", "--json", "-p", prefix})) {
+        auto lines = conda_list_json_lines(prefix, *list,
+                                           "conda list --json -p " + prefix + " (in the image)");
+        lock.conda.insert(lock.conda.end(), lines.begin(), lines.end());
+      }
+    sort_conda_lines(lock.conda);
+  }
   return lock;
 }
 

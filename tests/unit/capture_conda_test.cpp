@@ -5,8 +5,10 @@
 #include "core/capture/conda.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "core/capture.h"
+#include "core/capture/dispatch.h"
 #include "core/error.h"
 #include "core/sif.h"
 #include "support/sif_maker.h"
@@ -108,6 +110,68 @@ TEST_F(CondaCapture, TruncatedRecordIsAnErrorNamingTheFile) {
     EXPECT_NE(std::string(e.what()).find(
                   "c.sif:/opt/conda/conda-meta/numpy-1.26.4-py311_0.json: not a conda package "
                   "record"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// What `conda list --json` prints for one package (conda 24).
+std::string list_entry(const std::string& name, const std::string& version,
+                       const std::string& build, const std::string& base_url,
+                       const std::string& channel, const std::string& platform = "linux-64") {
+  return "{\"base_url\": \"" + base_url + "\", \"build_number\": 0, \"build_string\": \"" + build +
+         "\", \"channel\": \"" + channel + "\", \"dist_name\": \"" + name + "-" + version + "-" +
+         build + "\", \"name\": \"" + name + "\", \"platform\": \"" + platform +
+         "\", \"version\": \"" + version + "\"}";
+}
+
+TEST_F(CondaCapture, ExecCaptureRunsCondaListPerEnvironmentAndAgreesWithStatic) {
+  const std::string cf = "https://conda.anaconda.org/conda-forge/linux-64";
+  env(tree_, "/opt/conda",
+      {{"python", "3.11.8", "hab00c5b_0_cpython", cf},
+       {"python-dateutil", "2.9.0", "pyhd8ed1ab_0", "https://conda.anaconda.org/conda-forge/noarch",
+        "noarch"}});
+  env(tree_, "/opt/conda/envs/ml",
+      {{"numpy", "1.26.4", "py311h64a7726_0", "https://repo.anaconda.com/pkgs/main/linux-64"}});
+  std::vector<std::string> expected = captured();
+  ASSERT_EQ(expected.size(), 3u);
+  // A builder whose `exec` answers as conda would inside that image.
+  write_file(tmp_ / "envs.json",
+             "{\n  \"envs\": [\n    \"/opt/conda\",\n    \"/opt/conda/envs/ml\"\n  ]\n}\n");
+  write_file(tmp_ / "base.json",
+             "[" +
+                 list_entry("python", "3.11.8", "hab00c5b_0_cpython",
+                            "https://conda.anaconda.org/conda-forge", "conda-forge") +
+                 ", " +
+                 list_entry("python-dateutil", "2.9.0", "pyhd8ed1ab_0",
+                            "https://conda.anaconda.org/conda-forge", "conda-forge", "noarch") +
+                 ", " +
+                 list_entry("requests", "2.31.0", "pypi_0", "https://pypi.org", "pypi", "pypi") +
+                 "]\n");
+  write_file(tmp_ / "ml.json", "[" +
+                                   list_entry("numpy", "1.26.4", "py311h64a7726_0",
+                                              "https://repo.anaconda.com/pkgs/main", "pkgs/main") +
+                                   "]\n");
+  std::string builder = tmp_ / "fake-apptainer";
+  write_file(builder,
+             "#!/bin/sh\nshift 4\ncase \"$*\" in\n"
+             "  'conda env list --json') cat '" +
+                 (tmp_ / "envs.json") +
+                 "' ;;\n"
+                 "  'conda list --json -p /opt/conda') cat '" +
+                 (tmp_ / "base.json") +
+                 "' ;;\n"
+                 "  'conda list --json -p /opt/conda/envs/ml') cat '" +
+                 (tmp_ / "ml.json") + "' ;;\n  *) exit 127 ;;\nesac\n");
+  ::chmod(builder.c_str(), 0755);
+  EXPECT_EQ(capture_exec(tmp_ / "c.sif", builder).conda, expected);
+  // Output that is not conda's JSON: an error naming the command.
+  write_file(tmp_ / "ml.json", "[{\"name\": \"numpy\"");
+  try {
+    capture_exec(tmp_ / "c.sif", builder);
+    FAIL() << "truncated conda output was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("conda list --json -p /opt/conda/envs/ml"),
               std::string::npos)
         << e.what();
   }
