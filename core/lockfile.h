@@ -86,7 +86,8 @@ struct PackageLock {
   std::map<std::string, std::string> version_set() const;
 
   bool operator==(const PackageLock& o) const {
-    return pip == o.pip && dpkg == o.dpkg && node == o.node && rpm == o.rpm && facts == o.facts;
+    return pip == o.pip && dpkg == o.dpkg && node == o.node && rpm == o.rpm && conda == o.conda &&
+           facts == o.facts;
   }
   bool operator!=(const PackageLock& o) const { return !(*this == o); }
 };

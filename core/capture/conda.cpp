@@ -143,6 +143,7 @@ bool has_space_or_control(const std::string& s) {
 }  // namespace
 
 std::vector<std::string> conda_env_list_json(std::string_view json, const std::string& source) {
+  if (trim(json).empty()) return {};  // a `conda` that prints nothing: no environment
   nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object() || !j.contains("envs") || !j["envs"].is_array())
     throw Error(source + ": not the JSON conda prints ({\"envs\": [...]})");

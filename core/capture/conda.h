@@ -46,8 +46,9 @@ std::vector<std::string> static_conda_list(const SquashfsImage& fs);
 // from `conda list --json -p PREFIX` (an array of {"name", "version",
 // "build_string", "base_url", "channel", ...}): pip's entries (channel
 // "pypi") are left out as in static capture, the channel is the entry's
-// base_url (else its channel) as conda_channel_name() spells it. Output
-// that is not such JSON, or a prefix or field holding white space, is an
+// base_url (else its channel) as conda_channel_name() spells it. Empty
+// output of `conda env list` means no environment; other output that is
+// not such JSON, or a prefix or field holding white space, is an
 // Error naming `source` (the command).
 std::vector<std::string> conda_env_list_json(std::string_view json, const std::string& source);
 std::vector<std::string> conda_list_json_lines(const std::string& prefix, std::string_view json,
