@@ -128,9 +128,10 @@ class YumTest(unittest.TestCase):
         run([REPO_SCRIPT, cls.repo, "v2"], check=True)
         # 3. the first build verified from its locked def
         cls.verify = cls.sifstore("verify", "yum", cls.first_ts, "--builder", STANDIN, "-q")
-        # 4. the rough def built again
+        # 4. the rough def built again (--rebuild: its inputs are the same
+        # def, which sifstore would otherwise reuse the first build for)
         cls.sifstore("build", "yum", "--def", cls.definition, "--builder", STANDIN, "-q",
-                     check=True)
+                     "--rebuild", check=True)
         cls.second = os.path.realpath(os.path.join(cls.store, "yum.sif"))
 
     @classmethod
