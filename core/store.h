@@ -87,6 +87,8 @@ class Store {
   static Store open_or_create(const std::string& root);
 
   const std::string& root() const { return root_.path(); }
+  // The root; what is created through it (and the layer directories it
+  // gives) is shared as config.yaml's store.shared asks (core/shared_perm.h).
   const Dir& root_dir() const { return root_; }
 
   ArtifactPaths paths(std::string_view layer, std::string_view ts) const;
@@ -157,7 +159,8 @@ class Store {
   Dir layer_dir_or_create(std::string_view layer) const;
 
  private:
-  explicit Store(Dir root) : root_(std::move(root)) {}
+  // Reads the store's sharing (config.yaml store.shared) into root_.
+  explicit Store(Dir root);
   // The layer directory of an existing build; throws naming the missing image.
   Dir existing_build(std::string_view layer, std::string_view ts) const;
   std::vector<std::string> pinned_by_other_layers(std::string_view layer) const;
