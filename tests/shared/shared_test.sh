@@ -8,7 +8,8 @@
 # /etc: the test runs itself again in a private mount namespace (unshare
 # -m) where a copy of /etc is bind-mounted over /etc; the users exist only
 # in that copy, which goes with the namespace and the scratch directory.
-# The host's account files are compared before and after. The users run
+# The host's account files (and /home, /var/mail) are compared before and
+# after. The users run
 # sifstore with setpriv (--reuid --regid --init-groups), the layers are
 # built by the stand-in builder.
 #
@@ -38,6 +39,7 @@ account_files() {
     [ -e "$f" ] && sha256sum "$f"
   done
   ls -la /etc | grep -E ' (passwd|group|shadow|gshadow|subuid|subgid)[-+.]?' || true
+  ls -la /home /var/mail 2>/dev/null || true
 }
 
 outer() {
@@ -69,6 +71,8 @@ inner() {
   # the whole directory is copied, not single files.
   cp -a /etc "$work/etc"
   mount --bind "$work/etc" /etc
+  # Where /etc/default/useradd asks for mail spools, they go to a tmpfs.
+  [ -d /var/mail ] && mount -t tmpfs -o mode=2775 tmpfs /var/mail
   # Names of this run (globals: the EXIT trap reads them).
   p="sfs$$"
   team="${p}team" outsider_group="${p}out"
@@ -80,6 +84,7 @@ inner() {
     userdel "$uc" 2>/dev/null || true
     groupdel "$team" 2>/dev/null || true
     groupdel "$outsider_group" 2>/dev/null || true
+    umount /var/mail 2>/dev/null || true
     umount /etc 2>/dev/null || true
     exit $rc
   }
@@ -94,6 +99,12 @@ inner() {
   id "$ua" && id "$ub" && id "$uc"
 
   local store=$work/store src=$work/src
+  # The programs, where the users can run them whatever the build tree's
+  # own permissions (a build under /root).
+  mkdir "$work/bin"
+  install -m 755 "$SIFSTORE_EXE" "$work/bin/sifstore"
+  install -m 755 "$SIFSTORE_STANDIN" "$work/bin/apptainer"
+  SIFSTORE_EXE=$work/bin/sifstore SIFSTORE_STANDIN=$work/bin/apptainer
   # The store as a team's administrator makes it: group-owned, setgid,
   # group-writable, readable by others; config.yaml asks for group sharing.
   mkdir "$store" "$src"
