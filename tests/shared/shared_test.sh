@@ -122,13 +122,14 @@ inner() {
   write_def() { printf 'Bootstrap: scratch\n\n%%post\n    echo %s\n' "$1" >"$def"; chmod 664 "$def"; }
 
   # as USER UMASK ARGS...: sifstore as USER (its groups from the copied
-  # /etc/group), with a clean environment.
+  # /etc/group), with a clean environment (plus $extra_env).
+  extra_env=()
   as() {
     local user=$1 mask=$2
     shift 2
     setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups -- \
       env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$work/home/$user" \
-      TMPDIR="$work/home/$user/tmp" APPTAINER_TMPDIR="$work/home/$user/tmp" \
+      TMPDIR="$work/home/$user/tmp" APPTAINER_TMPDIR="$work/home/$user/tmp" "${extra_env[@]}" \
       sh -c 'umask "$1"; shift; exec "$@"' umask "$mask" \
       "$SIFSTORE_EXE" --root "$store" "$@"
   }
@@ -239,6 +240,31 @@ inner() {
   as "$ub" 077 fsck || fail "fsck after the team's work"
   [ "$(active)" = "app/app-$ts3.sif" ] || fail "latest: $(active)"
   echo "the team's store is consistent"
+
+  step "A's build is killed after its builder ran; B clears what it left (reservation, partial files)"
+  write_def five
+  extra_env=(SIFSTORE_DEBUG_STOP_AT=built)
+  build "$ua" 022 &
+  local background=$! pid="" state=""
+  extra_env=()
+  for i in $(seq 1 600); do
+    # A's one sifstore (the background job is a subshell around it).
+    pid=$(pgrep -u "$ua" -x sifstore || true)
+    state=$([ -n "$pid" ] && ps -o stat= -p "$pid" 2>/dev/null || true)
+    case $state in T*) break ;; esac
+    sleep 0.1
+  done
+  case $state in T*) ;; *) fail "A's build did not stop at 'built' (state '$state')" ;; esac
+  kill -KILL "$pid"
+  wait "$background" 2>/dev/null || true
+  local debris
+  debris=$(find "$store/app" -name '.app-*' ! -name '*.identity' ! -name '*.hold.*' -printf '%f %u\n')
+  echo "left by A's killed build: $debris"
+  case $debris in *".reserved $ua"*) ;; *) fail "A's killed build left no reservation of A's" ;; esac
+  as "$ub" 077 fsck --repair || fail "B's fsck --repair of A's debris failed"
+  debris=$(find "$store/app" -name '.app-*' ! -name '*.identity' -printf '%f\n')
+  [ -z "$debris" ] || fail "B's fsck --repair left A's debris: $debris"
+  as "$ua" 022 fsck || fail "fsck after B's repair"
 }
 
 if [ "${1:-}" = --inner ]; then
