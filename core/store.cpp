@@ -234,9 +234,9 @@ Store Store::open_or_create(const std::string& root) {
   return Store(Dir::open_or_create(pathlib_form(root)));
 }
 
-Store::Store(Dir root) : root_(std::move(root)) {
+Store::Store(Dir root) : root_(std::move(root)), config_(load_config(root_)) {
   // Everything made in the store from here on is shared as config.yaml asks.
-  root_.set_shared(load_config(root_).shared);
+  root_.set_shared(config_.shared);
 }
 
 ArtifactPaths Store::paths(std::string_view layer, std::string_view ts) const {
