@@ -219,10 +219,8 @@ void run_builder_build(const std::vector<std::string>& builder,
 }
 
 Fd open_log(const Dir& dir, const std::string& name) {
-  int fd = ::openat(dir.fd(), name.c_str(),
-                    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
-  if (fd < 0) throw system_error("cannot create build log " + dir.path_of(name));
-  return Fd(fd);
+  return dir.create_file(name, O_WRONLY | O_TRUNC | O_NONBLOCK, 0644,
+                         "cannot create build log " + dir.path_of(name));
 }
 
 // Whether a build of the layer newer than ts is published.
@@ -722,9 +720,9 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
   } remove_rebuild{*dir, o.layer, verify_ts, verify_name};
 
   // The rebuild's output goes to the terminal and is appended to the log.
-  int log_fd = ::openat(dir->fd(), artifact_name(o.layer, ts, Artifact::kBuildLog).c_str(),
-                        O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
-  Fd log(log_fd);
+  const std::string log_name = artifact_name(o.layer, ts, Artifact::kBuildLog);
+  Fd log = dir->create_file(log_name, O_WRONLY | O_APPEND | O_NONBLOCK, 0644,
+                            "cannot write build log " + dir->path_of(log_name));
   append_line(log.get(), "sifstore: round-trip verify of " + o.layer + "-" + ts);
   // Only a completed comparison changes a marker: a rebuild or capture that
   // fails, or is interrupted, leaves the build's marker as it was.

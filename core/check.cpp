@@ -92,7 +92,7 @@ CheckResult check_layer(const Store& store, const std::string& layer,
                         std::optional<bool> require_verified) {
   check_layer_name(layer);
   CheckResult r;
-  Config cfg = load_config(store.root_dir());
+  const Config& cfg = store.config();
   r.warnings = cfg.warnings;
   bool required = require_verified.value_or(cfg.require_verified);
 

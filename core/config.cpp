@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <optional>
+
 #include "core/error.h"
 
 namespace sifstore {
@@ -24,6 +26,24 @@ void parse_build_section(const YAML::Node& build, const std::string& source, Con
   }
 }
 
+// `store:` (shared).
+void parse_store_section(const YAML::Node& store, const std::string& source, Config& cfg) {
+  if (!store || store.IsNull()) return;
+  if (!store.IsMap())
+    throw Error(source + ":" + std::to_string(store.Mark().line + 1) +
+                ": 'store' must be a mapping (shared)");
+  if (YAML::Node shared = store["shared"]; shared && !shared.IsNull()) {
+    std::optional<SharedMode> mode;
+    if (shared.IsScalar()) mode = parse_shared_mode(shared.Scalar());
+    if (!mode)
+      throw Error(source + ":" + std::to_string(shared.Mark().line + 1) + ": invalid store.shared" +
+                  (shared.IsScalar() ? " '" + shared.Scalar() + "'" : std::string()) +
+                  ": use group (files group-writable, directories setgid), all (group, and "
+                  "readable by everybody) or umask (the default)");
+    cfg.shared = *mode;
+  }
+}
+
 }  // namespace
 
 Config parse_config(const std::string& text, const std::string& source) {
@@ -35,8 +55,10 @@ Config parse_config(const std::string& text, const std::string& source) {
     throw Error(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
   if (!doc || doc.IsNull()) return cfg;
-  if (!doc.IsMap()) throw Error(source + ": expected a mapping with an 'images' key");
+  if (!doc.IsMap())
+    throw Error(source + ": expected a mapping with an 'images', 'build' or 'store' key");
   parse_build_section(doc["build"], source, cfg);
+  parse_store_section(doc["store"], source, cfg);
   YAML::Node images = doc["images"];
   if (!images || images.IsNull()) return cfg;
   if (!images.IsMap())

@@ -19,17 +19,25 @@ std::atomic<unsigned> g_temp_counter{0};
 // How many temporary names to try when the name is taken by a leftover.
 constexpr int kTempAttempts = 100;
 
-// renameat within one directory, with an error naming both.
-void rename_in(int dirfd, const std::string& dir_path, const std::string& from,
-               const std::string& to) {
-  if (::renameat(dirfd, from.c_str(), dirfd, to.c_str()) != 0) {
-    std::string p = dir_path;
-    if (!p.empty() && p.back() != '/') p += '/';
-    throw system_error("cannot rename " + p + from + " to " + to);
-  }
-}
+bool denied(int err) { return err == EACCES || err == EPERM; }
 
 }  // namespace
+
+Error access_error(const std::string& what, const std::string& path, const char* right, int err) {
+  if (!denied(err)) return system_error(what, err);
+  return Error(what + ": permission denied (needs " + right + " permission on " + path + ")");
+}
+
+Error Dir::entry_error(const std::string& what, int err) const {
+  if (!denied(err)) return system_error(what, err);
+  std::string why = what + ": permission denied (needs write permission on directory " + path_;
+  // In a sticky directory (as /tmp) only a file's owner may remove or
+  // replace it, whatever the directory's write bits.
+  struct stat st;
+  if (err == EPERM && ::fstat(fd_.get(), &st) == 0 && (st.st_mode & S_ISVTX))
+    why += ", which is sticky: only a file's owner may remove or replace it";
+  return Error(why + ")");
+}
 
 void write_all(int fd, std::string_view content, const std::string& what) {
   const char* p = content.data();
@@ -97,7 +105,7 @@ Dir Dir::open(const std::string& path) {
   if (fd < 0) {
     if (errno == ENOENT) throw Error("directory not found: " + path);
     if (errno == ENOTDIR) throw Error("not a directory: " + path);
-    throw system_error("cannot open directory " + path);
+    throw access_error("cannot open directory " + path, path, "read", errno);
   }
   return Dir(Fd(fd), path);
 }
@@ -132,7 +140,7 @@ std::optional<Dir> Dir::open_if_exists(const std::string& path) {
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
     if (errno == ENOTDIR) throw Error("not a directory: " + path);
-    throw system_error("cannot open directory " + path);
+    throw access_error("cannot open directory " + path, path, "read", errno);
   }
   return Dir(Fd(fd), path);
 }
@@ -154,16 +162,18 @@ std::optional<Dir> Dir::subdir(const std::string& name) const {
                   " is a symlink; SifStore never follows symlinks inside a store"
                   " (replace it with a real directory)");
     if (err == ENOTDIR) throw Error(path_of(name) + " is not a directory");
-    throw system_error("cannot open directory " + path_of(name), err);
+    throw access_error("cannot open directory " + path_of(name), path_of(name), "read", err);
   }
-  return Dir(Fd(fd), path_of(name));
+  return Dir(Fd(fd), path_of(name), shared_);
 }
 
 Dir Dir::subdir_or_create(const std::string& name) const {
-  if (::mkdirat(fd_.get(), name.c_str(), 0777) != 0 && errno != EEXIST)
-    throw system_error("cannot create directory " + path_of(name));
+  bool made = ::mkdirat(fd_.get(), name.c_str(), 0777) == 0;
+  if (!made && errno != EEXIST)
+    throw entry_error("cannot create directory " + path_of(name), errno);
   auto d = subdir(name);
   if (!d) throw Error("directory vanished while creating it: " + path_of(name));
+  if (made) share_fd(d->fd(), shared_, d->path());
   return std::move(*d);
 }
 
@@ -238,7 +248,7 @@ std::optional<std::string> Dir::read_file(const std::string& name, size_t max_by
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
     if (errno == ELOOP) throw Error(path_of(name) + " is a symlink; refusing to read through it");
-    throw system_error("cannot read " + path_of(name));
+    throw access_error("cannot read " + path_of(name), path_of(name), "read", errno);
   }
   Fd owned(fd);
   return read_regular_file(fd, path_of(name), max_bytes);
@@ -256,9 +266,10 @@ std::string Dir::write_temp_for(const std::string& name, std::string_view conten
     fd = ::openat(fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                   0666);
   }
-  if (fd < 0) throw system_error("cannot create " + path_of(tmp));
+  if (fd < 0) throw entry_error("cannot write " + path_of(name), errno);
   try {
     Fd owned(fd);
+    share_fd(fd, shared_, path_of(tmp));
     write_all(fd, content, path_of(tmp));
     if (::fsync(fd) != 0) throw system_error("cannot sync " + path_of(tmp));
   } catch (...) {
@@ -270,13 +281,31 @@ std::string Dir::write_temp_for(const std::string& name, std::string_view conten
 
 void Dir::write_file_atomic(const std::string& name, std::string_view content) const {
   std::string tmp = write_temp_for(name, content);
-  try {
-    rename_in(fd_.get(), path_, tmp, name);
-  } catch (...) {
+  if (::renameat(fd_.get(), tmp.c_str(), fd_.get(), name.c_str()) != 0) {
+    int err = errno;
     ::unlinkat(fd_.get(), tmp.c_str(), 0);
-    throw;
+    throw entry_error("cannot write " + path_of(name), err);
   }
   fsync();
+}
+
+Fd Dir::create_file(const std::string& name, int flags, mode_t mode,
+                    const std::string& what) const {
+  Fd fd(::openat(fd_.get(), name.c_str(), flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd) {
+    int err = errno;
+    // An existing file this user may not open as asked, or a directory
+    // where no new file may be made.
+    bool there = false;
+    try {
+      there = denied(err) && exists(name);
+    } catch (const Error&) {
+    }
+    if (there) throw access_error(what, path_of(name), "write", err);
+    throw entry_error(what, err);
+  }
+  share_fd(fd.get(), shared_, path_of(name));
+  return fd;
 }
 
 bool Dir::create_exclusive(const std::string& name, std::string_view content) const {
@@ -286,8 +315,7 @@ bool Dir::create_exclusive(const std::string& name, std::string_view content) co
   ::unlinkat(fd_.get(), tmp.c_str(), 0);
   if (rc != 0) {
     if (link_errno == EEXIST) return false;
-    errno = link_errno;
-    throw system_error("cannot create " + path_of(name));
+    throw entry_error("cannot create " + path_of(name), link_errno);
   }
   fsync();
   return true;
@@ -300,12 +328,11 @@ void Dir::symlink_atomic(const std::string& name, const std::string& target) con
     tmp = temp_name_for(name);  // taken by a leftover, as in write_file_atomic
     rc = ::symlinkat(target.c_str(), fd_.get(), tmp.c_str());
   }
-  if (rc != 0) throw system_error("cannot create symlink " + path_of(tmp));
-  try {
-    rename_in(fd_.get(), path_, tmp, name);
-  } catch (...) {
+  if (rc != 0) throw entry_error("cannot create symlink " + path_of(name), errno);
+  if (::renameat(fd_.get(), tmp.c_str(), fd_.get(), name.c_str()) != 0) {
+    int err = errno;
     ::unlinkat(fd_.get(), tmp.c_str(), 0);
-    throw;
+    throw entry_error("cannot replace symlink " + path_of(name), err);
   }
   fsync();
 }
@@ -313,16 +340,20 @@ void Dir::symlink_atomic(const std::string& name, const std::string& target) con
 void Dir::rename(const std::string& from, const std::string& to) const {
   // A regular file's content reaches the disk before its new name does: the
   // build chain publishes the image and log the builder wrote by renaming
-  // them. Opened without following a symlink and without blocking on a FIFO;
-  // anything but a regular file is renamed as it is.
+  // them, shared as the store asks. Opened without following a symlink and
+  // without blocking on a FIFO; anything but a regular file is renamed as it
+  // is.
   int fd = ::openat(fd_.get(), from.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd >= 0) {
     Fd owned(fd);
     struct stat st;
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::fsync(fd) != 0)
-      throw system_error("cannot sync " + path_of(from));
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::fsync(fd) != 0) throw system_error("cannot sync " + path_of(from));
+      share_fd(fd, shared_, path_of(from));
+    }
   }
-  rename_in(fd_.get(), path_, from, to);
+  if (::renameat(fd_.get(), from.c_str(), fd_.get(), to.c_str()) != 0)
+    throw entry_error("cannot rename " + path_of(from) + " to " + to, errno);
 }
 
 bool Dir::unlink(const std::string& name) const {
@@ -333,13 +364,13 @@ bool Dir::unlink(const std::string& name) const {
       throw Error(path_of(name) +
                   " is a directory where SifStore expects a file; remove it by hand");
   }
-  throw system_error("cannot remove " + path_of(name));
+  throw entry_error("cannot remove " + path_of(name), errno);
 }
 
 bool Dir::rmdir(const std::string& name) const {
   if (::unlinkat(fd_.get(), name.c_str(), AT_REMOVEDIR) == 0) return true;
   if (errno == ENOENT || errno == ENOTEMPTY || errno == EEXIST) return false;
-  throw system_error("cannot remove directory " + path_of(name));
+  throw entry_error("cannot remove directory " + path_of(name), errno);
 }
 
 void Dir::fsync() const {

@@ -7,6 +7,15 @@
 // O_NONBLOCK and checked to be regular, so a FIFO planted in a store never
 // blocks SifStore. Writes are crash-safe: a temporary hidden name is written,
 // fsync'ed and renamed over the final name, then the directory is fsync'ed.
+//
+// A Dir also carries the store's sharing (core/shared_perm.h): every file
+// and directory created through it, and every regular file renamed within
+// it (what a builder wrote, published), gets the permissions store.shared
+// asks for. Subdirectories inherit it; Dir::open gives kUmask.
+//
+// A failure for want of permission (EACCES, EPERM) names the file and the
+// right missing: "cannot write <path>: permission denied (needs write
+// permission on directory <dir>)".
 #pragma once
 
 #include <dirent.h>
@@ -18,6 +27,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/error.h"
+#include "core/shared_perm.h"
 
 namespace sifstore {
 
@@ -69,6 +81,17 @@ class Dir {
   // path() + "/" + name.
   std::string path_of(std::string_view name) const;
 
+  // How what is created through this handle (and its subdirectories) is
+  // shared; kUmask unless set.
+  SharedMode shared() const { return shared_; }
+  void set_shared(SharedMode shared) { shared_ = shared; }
+
+  // Opens name with O_CREAT | flags (plus O_NOFOLLOW and O_CLOEXEC) and
+  // `mode`, giving a file it created, or one of this process's, the
+  // shared permissions. Throws "<what>: <reason>", naming the right missing
+  // when permission is denied.
+  Fd create_file(const std::string& name, int flags, mode_t mode, const std::string& what) const;
+
   // A subdirectory, never through a symlink. nullopt when it does not exist;
   // throws Error when it is a symlink or not a directory.
   std::optional<Dir> subdir(const std::string& name) const;
@@ -113,8 +136,9 @@ class Dir {
   void symlink_atomic(const std::string& name, const std::string& target) const;
   // Renames an entry within this directory (renameat). A regular file is
   // fsync'ed first, so its new name never shows content that is not on disk
-  // (the build chain publishes what the builder wrote this way); the
-  // directory is not: call fsync() after the renames. Throws on failure.
+  // (the build chain publishes what the builder wrote this way), and given
+  // the shared permissions when it is this process's; the directory is not
+  // synced: call fsync() after the renames. Throws on failure.
   void rename(const std::string& from, const std::string& to) const;
   // Removes a file or symlink (never a directory's content, never through a
   // symlink). false when it did not exist; throws on any other failure.
@@ -124,13 +148,24 @@ class Dir {
   void fsync() const;
 
  private:
-  Dir(Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  Dir(Fd fd, std::string path, SharedMode shared = SharedMode::kUmask)
+      : fd_(std::move(fd)), path_(std::move(path)), shared_(shared) {}
   // Writes content to a fresh hidden temporary for name and syncs it;
   // returns the temporary's name (removed again on failure).
   std::string write_temp_for(const std::string& name, std::string_view content) const;
+  // The Error for a failure `err` to create, rename or remove an entry of
+  // this directory: on EACCES or EPERM, "<what>: permission denied (needs
+  // write permission on directory <path>)".
+  Error entry_error(const std::string& what, int err) const;
   Fd fd_;
   std::string path_;
+  SharedMode shared_ = SharedMode::kUmask;
 };
+
+// The Error for a failure `err` to open an existing `path`: on EACCES or
+// EPERM, "<what>: permission denied (needs <right> permission on <path>)";
+// otherwise "<what>: <strerror>".
+Error access_error(const std::string& what, const std::string& path, const char* right, int err);
 
 // Writes all of content to fd (retrying short writes and EINTR); throws
 // "cannot write <what>: <reason>".

@@ -97,8 +97,23 @@ HoldVerdict HoldJudge::judge(const Hold& hold) {
   if (!hold.job.empty() && !squeue_.empty()) {
     if (auto it = jobs_.find(hold.job); it != jobs_.end()) return it->second;
     HoldVerdict v;
+    const std::string secs = std::to_string(kSqueueTimeoutMs / 1000);
+    if (squeue_timed_out_) {
+      v = {HoldState::kUnknown,
+           "squeue did not answer within " + secs + " s before; the build is kept"};
+      jobs_[hold.job] = v;
+      return v;
+    }
     try {
-      CapturedRun r = run_captured({squeue_, "-h", "-j", hold.job, "-o", "%T"}, 1u << 20);
+      CapturedRun r =
+          run_captured({squeue_, "-h", "-j", hold.job, "-o", "%T"}, 1u << 20, kSqueueTimeoutMs);
+      if (r.timed_out) {
+        squeue_timed_out_ = true;
+        v = {HoldState::kUnknown, "squeue did not answer within " + secs + " s (job " + hold.job +
+                                      "); the build is kept"};
+        jobs_[hold.job] = v;
+        return v;
+      }
       std::vector<std::string> states;
       for (auto& line : split(r.out, '\n')) {
         std::string s(trim(line, " \t\r"));

@@ -16,7 +16,10 @@
 //     lists the job in a state other than a finished one (COMPLETED,
 //     CANCELLED, FAILED, TIMEOUT, ...). A job squeue no longer knows
 //     ("Invalid job id") is dead; any other failure of squeue (controller
-//     unreachable) is "unknown" and keeps the build;
+//     unreachable) is "unknown" and keeps the build. squeue runs under the
+//     layer lock, so it gets kSqueueTimeoutMs: one that does not answer in
+//     time is killed, its hold is "unknown" (kept, saying so), and the
+//     judge asks squeue nothing more (every later job is "unknown" too);
 //   - else (no job, or no squeue): until its `until` time.
 // A hold file that cannot be read counts as a hold until a day after its
 // file's mtime. Prune removes the holds of builds it removes (dead by then);
@@ -36,6 +39,7 @@
 namespace sifstore {
 
 inline constexpr int64_t kDefaultHoldSeconds = 24 * 3600;
+inline constexpr int kSqueueTimeoutMs = 5000;
 
 struct Hold {
   std::string layer, ts, id;
@@ -66,6 +70,7 @@ class HoldJudge {
  private:
   int64_t now_;
   std::string squeue_;  // absolute path, empty when not on PATH
+  bool squeue_timed_out_ = false;
   std::map<std::string, HoldVerdict> jobs_;
 };
 

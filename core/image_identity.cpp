@@ -81,9 +81,7 @@ bool older(int64_t a_sec, int64_t a_nsec, int64_t b_sec, int64_t b_nsec) {
 // cache, and one lost or left empty by a crash only costs a full hash.
 void write_record(const Dir& dir, const std::string& name, const std::string& text) {
   const std::string tmp = temp_name_for(name);
-  Fd fd(
-      ::openat(dir.fd(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-  if (!fd) throw system_error("cannot create " + dir.path_of(tmp));
+  Fd fd = dir.create_file(tmp, O_WRONLY | O_EXCL, 0644, "cannot write " + dir.path_of(name));
   try {
     write_all(fd.get(), text, dir.path_of(tmp));
   } catch (const Error&) {

@@ -10,14 +10,13 @@
 namespace sifstore {
 
 LayerLock::LayerLock(const Dir& layer_dir) {
-  int fd = ::openat(layer_dir.fd(), kLayerLockFile,
-                    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
   // Named as the layer's lock (not a lock file of packages): what cannot be
-  // done is changing the layer.
-  if (fd < 0)
-    throw system_error("cannot lock layer " + layer_dir.path() + " (opening its layer lock file " +
-                       kLayerLockFile + ")");
-  fd_ = Fd(fd);
+  // done is changing the layer. Shared as the store asks, so that every
+  // member of a team's group may take it.
+  fd_ = layer_dir.create_file(kLayerLockFile, O_RDWR | O_NONBLOCK, 0666,
+                              "cannot lock layer " + layer_dir.path() +
+                                  " (opening its layer lock file " + kLayerLockFile + ")");
+  int fd = fd_.get();
   struct flock fl {};
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;

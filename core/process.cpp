@@ -14,6 +14,7 @@
 #include <atomic>
 #include <boost/program_options/parsers.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -65,11 +66,8 @@ void write_all(int fd, const char* p, size_t n) {
   }
 }
 
-ExitStatus wait_child(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw system_error("waitpid");
-  }
+// The ExitStatus of a wait status.
+ExitStatus exit_status(int status) {
   ExitStatus s;
   if (WIFSIGNALED(status)) {
     s.signaled = true;
@@ -78,6 +76,14 @@ ExitStatus wait_child(pid_t pid) {
     s.code = WEXITSTATUS(status);
   }
   return s;
+}
+
+ExitStatus wait_child(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw system_error("waitpid");
+  }
+  return exit_status(status);
 }
 
 // fork + exec with the given stdout/stderr descriptors; never returns in
@@ -215,7 +221,9 @@ StreamedRun run_streamed(const std::vector<std::string>& argv, const std::string
   return result;
 }
 
-CapturedRun run_captured(const std::vector<std::string>& argv, size_t max_bytes) {
+CapturedRun run_captured(const std::vector<std::string>& argv, size_t max_bytes, int timeout_ms) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw system_error("pipe");
   Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
@@ -232,10 +240,21 @@ CapturedRun run_captured(const std::vector<std::string>& argv, size_t max_bytes)
   bool too_much = false;
   char buf[65536];
   while (open_count > 0) {
-    if (::poll(fds, 2, -1) < 0) {
+    int wait_ms = -1;
+    if (timeout_ms >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        r.timed_out = true;
+        break;
+      }
+      wait_ms = static_cast<int>(left.count());
+    }
+    int ready = ::poll(fds, 2, wait_ms);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (ready == 0) continue;  // the deadline, checked above
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
@@ -253,14 +272,31 @@ CapturedRun run_captured(const std::vector<std::string>& argv, size_t max_bytes)
       }
     }
   }
-  if (too_much) {
+  if (too_much || r.timed_out) {
     // Closing the pipes stops any grandchild with SIGPIPE; the child itself
     // is killed.
     out_r = Fd();
     err_r = Fd();
     ::kill(pid, SIGKILL);
-    wait_child(pid);
+    r.status = wait_child(pid);
+    if (r.timed_out) return r;
     throw Error(argv[0] + " printed more than " + std::to_string(max_bytes) + " bytes");
+  }
+  // A child that closed its output but goes on running is bounded too.
+  while (timeout_ms >= 0) {
+    int status = 0;
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      r.status = exit_status(status);
+      return r;
+    }
+    if (done < 0 && errno != EINTR) throw system_error("waitpid");
+    if (Clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      r.timed_out = true;
+      break;
+    }
+    ::usleep(10000);
   }
   r.status = wait_child(pid);
   return r;

@@ -44,13 +44,17 @@ StreamedRun run_streamed(const std::vector<std::string>& argv, const std::string
                          int echo_fd, const std::vector<std::string>& redact = {});
 
 // Runs argv with stdin from /dev/null and returns what it printed. Output
-// beyond max_bytes is an Error (a runaway program).
+// beyond max_bytes is an Error (a runaway program). With timeout_ms >= 0, a
+// program still running after that long is killed (SIGKILL) and the result
+// says timed_out, with what it printed until then.
 struct CapturedRun {
   ExitStatus status;
   std::string out;
   std::string err;
+  bool timed_out = false;
 };
-CapturedRun run_captured(const std::vector<std::string>& argv, size_t max_bytes = 256u << 20);
+CapturedRun run_captured(const std::vector<std::string>& argv, size_t max_bytes = 256u << 20,
+                         int timeout_ms = -1);
 
 // A fault-injection point for the kill tests: when $SIFSTORE_DEBUG_STOP_AT
 // names this step, the process stops itself (SIGSTOP) there, so a test can

@@ -169,9 +169,7 @@ std::vector<uint32_t> add_sif_objects(const Dir& dir, const std::string& name,
   }
 
   std::string tmp = temp_for(name);
-  Fd out(::openat(dir.fd(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  st.st_mode & 07777));
-  if (!out) throw system_error("cannot create " + dir.path_of(tmp));
+  Fd out = dir.create_file(tmp, O_RDWR | O_EXCL, st.st_mode & 07777, "cannot write " + path);
   const std::string tmp_path = dir.path_of(tmp);
   try {
     copy_prefix(in.get(), out.get(), static_cast<uint64_t>(data_end), tmp_path);

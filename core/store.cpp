@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 
+#include "core/config.h"
 #include "core/deffile.h"
 #include "core/error.h"
 #include "core/holds.h"
@@ -231,6 +232,11 @@ Store Store::open(const std::string& root) {
 
 Store Store::open_or_create(const std::string& root) {
   return Store(Dir::open_or_create(pathlib_form(root)));
+}
+
+Store::Store(Dir root) : root_(std::move(root)), config_(load_config(root_)) {
+  // Everything made in the store from here on is shared as config.yaml asks.
+  root_.set_shared(config_.shared);
 }
 
 ArtifactPaths Store::paths(std::string_view layer, std::string_view ts) const {

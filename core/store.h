@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/config.h"
 #include "core/fs.h"
 #include "core/names.h"
 #include "core/stamp.h"
@@ -87,7 +88,11 @@ class Store {
   static Store open_or_create(const std::string& root);
 
   const std::string& root() const { return root_.path(); }
+  // The root; what is created through it (and the layer directories it
+  // gives) is shared as config.yaml's store.shared asks (core/shared_perm.h).
   const Dir& root_dir() const { return root_; }
+  // The store's config.yaml as it was read when the store was opened.
+  const Config& config() const { return config_; }
 
   ArtifactPaths paths(std::string_view layer, std::string_view ts) const;
 
@@ -157,12 +162,14 @@ class Store {
   Dir layer_dir_or_create(std::string_view layer) const;
 
  private:
-  explicit Store(Dir root) : root_(std::move(root)) {}
+  // Reads config.yaml, and gives root_ its sharing (store.shared).
+  explicit Store(Dir root);
   // The layer directory of an existing build; throws naming the missing image.
   Dir existing_build(std::string_view layer, std::string_view ts) const;
   std::vector<std::string> pinned_by_other_layers(std::string_view layer) const;
 
   Dir root_;
+  Config config_;
 };
 
 }  // namespace sifstore

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "support/store_maker.h"
@@ -19,10 +20,12 @@ const std::string kT1 = "2026-0101-000001";
 const std::string kT2 = "2026-0101-000002";
 const std::string kT3 = "2026-0101-000003";
 
-// A fake squeue: prints the state in $dir/state, or fails as $dir/fail says.
+// A fake squeue: prints the state in $dir/state, or fails as $dir/fail says,
+// or hangs (a controller that does not answer) while $dir/hang exists.
 const char* const kFakeSqueue = R"(#!/bin/sh
 dir=${0%/*}
 echo "$@" >> "$dir/calls"
+if [ -f "$dir/hang" ]; then exec /bin/sleep 60; fi
 if [ -f "$dir/fail" ]; then /bin/cat "$dir/fail" >&2; exit 1; fi
 /bin/cat "$dir/state"
 )";
@@ -127,6 +130,41 @@ TEST_F(Holds, SlurmJobHoldLivesWhileSqueueListsTheJob) {
   write_file(t / "bin/fail", "slurm_load_jobs error: Invalid job id specified\n");
   EXPECT_EQ(prune(t / "bin"), kT3 + "\n");
   EXPECT_EQ(hold_files(), std::vector<std::string>{});
+}
+
+// squeue runs under the layer lock: one that does not answer is killed
+// after 5 s, its hold keeps the build (saying so), and the prune asks it
+// nothing more, so a second held job costs no second timeout.
+TEST_F(Holds, SqueueThatHangsKeepsTheBuildAfterATimeout) {
+  hold_newest({"--job", "4242", "--until", "@1"}, t / "bin");
+  ASSERT_EQ(cli({"point-latest", "base", kT2}, t / "bin").status, 0);
+  ASSERT_EQ(cli({"check", "base", "--hold", "--job", "4343", "--until", "@1"}, t / "bin").status,
+            0);
+  ASSERT_EQ(cli({"point-latest", "base", kT1}, t / "bin").status, 0);
+  write_file(t / "bin/hang", "");
+  write_file(t / "bin/calls", "");
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(prune(t / "bin"), "");  // both held builds kept
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(took, 4.5);
+  EXPECT_LT(took, 9.0) << "one timeout per prune, not one per job";
+  // Asked once: the older build's job (T2's 4343) first.
+  EXPECT_EQ(read_file(t / "bin/calls"), "-h -j 4343 -o %T\n");
+  EXPECT_TRUE(exists(t / ("store/base/base-" + kT2 + ".sif")));
+  EXPECT_TRUE(exists(t / ("store/base/base-" + kT3 + ".sif")));
+  auto r = cli({"holds", "--json"}, t / "bin");
+  auto j = json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u) << r.out;
+  for (const auto& h : j) {
+    EXPECT_EQ(h["state"], "unknown") << r.out;
+    EXPECT_NE(h["why"].get<std::string>().find("squeue did not answer within 5 s"),
+              std::string::npos)
+        << r.out;
+  }
+  // The controller answers again: the jobs ended, the builds go.
+  ::unlink((t / "bin/hang").c_str());
+  write_file(t / "bin/state", "COMPLETED\n");
+  EXPECT_EQ(prune(t / "bin"), kT3 + "\n" + kT2 + "\n");
 }
 
 TEST_F(Holds, JobHoldWithoutSlurmUsesTheTime) {

@@ -186,14 +186,20 @@ TEST_F(Hostile, PermissionDeniedIsReportedAndChangesNothing) {
                                              {"stamp", "base"}}) {
     auto r = as_nobody(t.path(), args);
     EXPECT_EQ(r.status, 1) << args[0];
-    EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << args[0] << ": " << r.err;
+    // The file and the right missing are named.
+    EXPECT_NE(
+        r.err.find("permission denied (needs write permission on directory " + t / "base" + ")"),
+        std::string::npos)
+        << args[0] << ": " << r.err;
   }
   EXPECT_EQ(snapshot(t.path()), before);
   // A layer directory nobody may not read.
   ::chmod((t / "base").c_str(), 0700);
   auto r = as_nobody(t.path(), {"list", "base"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("permission denied (needs read permission on " + t / "base" + ")"),
+            std::string::npos)
+      << r.err;
 }
 
 }  // namespace

@@ -59,8 +59,7 @@ TEST(Config, RetainZeroSaysHowToAskForItExplicitly) {
   Config c = parse_config("images:\n  retain: 0\n", "cfg");
   EXPECT_EQ(c.retain, 10);
   ASSERT_EQ(c.warnings.size(), 1u);
-  EXPECT_NE(c.warnings[0].find("pass --retain 0 or RETAIN 0"), std::string::npos)
-      << c.warnings[0];
+  EXPECT_NE(c.warnings[0].find("pass --retain 0 or RETAIN 0"), std::string::npos) << c.warnings[0];
 }
 
 TEST(Config, MalformedIsAnErrorNamingTheFile) {
@@ -73,6 +72,35 @@ TEST(Config, MalformedIsAnErrorNamingTheFile) {
   EXPECT_THROW(parse_config("- a\n- b\n", "c"), Error);
   EXPECT_THROW(parse_config("images: 3\n", "c"), Error);
   EXPECT_THROW(parse_config("images:\n  require_verified: maybe\n", "c"), Error);
+}
+
+TEST(Config, ReadsStoreShared) {
+  EXPECT_EQ(parse_config("", "x").shared, SharedMode::kUmask);
+  EXPECT_EQ(parse_config("store:\n  shared: group\n", "x").shared, SharedMode::kGroup);
+  EXPECT_EQ(parse_config("store:\n  shared: all\n", "x").shared, SharedMode::kAll);
+  EXPECT_EQ(parse_config("store:\n  shared: umask\n", "x").shared, SharedMode::kUmask);
+  // Beside images, which still reads.
+  Config c = parse_config("images:\n  retain: 4\nstore:\n  shared: group\n", "x");
+  EXPECT_EQ(c.retain, 4);
+  EXPECT_EQ(c.shared, SharedMode::kGroup);
+}
+
+// A permission policy is not guessed: any other value is an error naming
+// the file, the line, the value and the three words.
+TEST(Config, BadStoreSharedIsAnError) {
+  for (const char* bad : {"true", "world", "0660", "Group", "[group]", "{a: b}"}) {
+    try {
+      parse_config(std::string("images:\n  retain: 3\nstore:\n  shared: ") + bad + "\n",
+                   "/s/config.yaml");
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      std::string m = e.what();
+      EXPECT_EQ(m.rfind("/s/config.yaml:4: invalid store.shared", 0), 0u) << m;
+      EXPECT_NE(m.find("group"), std::string::npos) << m;
+      EXPECT_NE(m.find("umask"), std::string::npos) << m;
+    }
+  }
+  EXPECT_THROW(parse_config("store: group\n", "c"), Error);
 }
 
 }  // namespace

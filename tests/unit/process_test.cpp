@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "core/error.h"
 #include "support/temp_dir.h"
 
@@ -62,6 +64,28 @@ TEST(RunCaptured, SeparatesStreams) {
   EXPECT_EQ(r.out, "a=1\n");
   EXPECT_EQ(r.err, "oops\n");
   EXPECT_THROW(run_captured({"sh", "-c", "yes"}, 1 << 16), Error);
+}
+
+// A program that outlives its timeout is killed; what it printed is kept.
+// Also one that closed its output and goes on running.
+TEST(RunCaptured, TimeoutKillsTheProgram) {
+  const std::string printing = "echo started; exec sleep 30";
+  for (const std::string& script : {printing, std::string("exec >&- 2>&-; exec sleep 30")}) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = run_captured({"sh", "-c", script}, 1 << 16, 300);
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_TRUE(r.timed_out) << script;
+    EXPECT_TRUE(r.status.signaled) << script;
+    EXPECT_GE(took, 0.29) << script;
+    EXPECT_LT(took, 5.0) << script;
+    if (script == printing) {
+      EXPECT_EQ(r.out, "started\n");
+    }
+  }
+  auto r = run_captured({"sh", "-c", "echo quick"}, 1 << 16, 5000);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_TRUE(r.status.ok());
+  EXPECT_EQ(r.out, "quick\n");
 }
 
 }  // namespace
