@@ -44,8 +44,11 @@ DEBOOTSTRAP_CASE = "debootstrap"
 
 # Labels whose values change from build to build or name the builder's release.
 VOLATILE_LABELS = ("org.label-schema.build-date", "org.label-schema.usage.apptainer.version")
-# Host variables exec is run with: one passed through without --cleanenv.
-HOST_ENV = {"SIFSTORE_CONFORMANCE_HOST": "from-host", "LC_ALL": "POSIX"}
+# Host variables exec is run with (so that the result does not depend on the
+# machine): one of them passed through only without --cleanenv, LC_ALL
+# overridden by %environment, LANG and TERM as the host's.
+HOST_ENV = {"SIFSTORE_CONFORMANCE_HOST": "from-host", "LC_ALL": "POSIX", "LANG": "en_US.UTF-8",
+            "TERM": "xterm-conformance"}
 
 
 def skip(why):
