@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/builder_version.h"
 #include "core/check.h"
 #include "core/config.h"
 #include "core/debris.h"
@@ -67,6 +68,23 @@ std::string builder_version(const std::vector<std::string>& builder) {
   } catch (const Error&) {
     return "unknown";
   }
+}
+
+// A secret build argument is handed to the builder as its `build
+// --build-arg`: refuses (naming the release) a builder that has none, before
+// anything is built. Plain build arguments need nothing from the builder:
+// SifStore renders them into the def it hands over.
+void check_builder_takes_secrets(const std::vector<std::string>& builder,
+                                 const std::map<std::string, std::string>& secrets) {
+  if (secrets.empty()) return;
+  std::string version = builder_version(builder);
+  if (builder_has_build_args(version)) return;
+  throw Error("secret build argument '" + secrets.begin()->first +
+              "' is handed to the builder as its build --build-arg, which " + builder[0] + " (" +
+              version +
+              ") does not have (Apptainer 1.2 added it); nothing was built. Give the value with "
+              "--build-arg instead (SifStore renders it into the def and the locked def), or use "
+              "Apptainer 1.2 or later (--builder)");
 }
 
 // The exact image a build starts from: the active build of --from, or the
@@ -382,6 +400,7 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
   std::vector<std::string> builder = split_command_line(o.builder);
   if (builder.empty()) throw Error("empty builder command");
   builder[0] = find_program(builder[0], "builder");
+  check_builder_takes_secrets(builder, o.secret_build_args);
   std::optional<Base> base = resolve_base(store, o, def);
   registry::DefPins pins = registry::pin_registry_bases(def, {o.builder_args, o.offline, {}});
   DefFile pinned = pins.empty() ? def : parse_def(registry::pinned_def_text(def, pins), def.path);
@@ -688,6 +707,7 @@ VerifyResult verify_build(const Store& store, const VerifyOptions& o) {
   std::vector<std::string> builder = split_command_line(o.builder);
   if (builder.empty()) throw Error("empty builder command");
   builder[0] = find_program(builder[0], "builder");
+  check_builder_takes_secrets(builder, o.secret_build_args);
   // The registry is reached as the build reached it (plain HTTP).
   std::vector<std::string> builder_args = o.builder_args;
   if (auto f = original.facts.find("registry-no-https");

@@ -153,11 +153,47 @@ size_t word_end(std::string_view s, size_t i) {
   });
 }
 
+// The first word of a line and its last word (without a trailing ';').
+std::string_view first_word(std::string_view line) {
+  size_t end = line.find_first_of(" \t;");
+  return line.substr(0, end == std::string_view::npos ? line.size() : end);
+}
+std::string_view last_word(std::string_view line) {
+  while (!line.empty() && (line.back() == ';' || line.back() == ' ' || line.back() == '\t'))
+    line.remove_suffix(1);
+  size_t start = line.find_last_of(" \t;");
+  return start == std::string_view::npos ? line : line.substr(start + 1);
+}
+
+// How a line opens (+1) or closes (-1) a compound command: if/case/for/
+// while/until ... fi/esac/done, and a function body's { ... }.
+int block_change(std::string_view line) {
+  std::string_view first = first_word(line), last = last_word(line);
+  int change = 0;
+  if (first == "if" || first == "case" || first == "for" || first == "while" || first == "until" ||
+      (!line.empty() && line.back() == '{' && line.find("()") != line.npos))
+    ++change;
+  if (first == "fi" || first == "esac" || first == "done" || first == "}")
+    --change;
+  else if (change > 0 && (last == "fi" || last == "esac" || last == "done" || last == "}"))
+    --change;  // a one-line `if ...; then ...; fi`
+  return change;
+}
+
 // Applies the plain assignments of one environment script (`NAME=value`,
-// `export NAME=value`); other shell is ignored.
+// `export NAME=value`) made outside any compound command: what an `if`,
+// a loop, a `case` or a function does depends on the run, so it is not
+// applied (Apptainer's own scripts change PATH only in `if`s on variables
+// that `exec --cleanenv` leaves unset). Other shell is ignored.
 void apply_env_script(std::string_view text, Vars& vars) {
+  int depth = 0;
   for (std::string_view line : lines_of(text)) {
     line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    int change = block_change(line);
+    bool inside = depth > 0 || change > 0;
+    depth = std::max(0, depth + change);
+    if (inside) continue;
     if (starts_with(line, "export ") || starts_with(line, "export\t")) line = trim(line.substr(7));
     size_t k = 0;
     while (k < line.size() && name_char(line[k])) ++k;

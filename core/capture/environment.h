@@ -2,8 +2,10 @@
 // --cleanenv` sees it (docs/DESIGN.md#capture-environment): Apptainer's
 // default PATH, changed by the plain assignments (`NAME=value`, `export
 // NAME=value`, with quotes and ${...} expansions) of the image's
-// /.singularity.d/env/*.sh scripts in name order. Shell logic beyond plain
-// assignments is not evaluated (a documented divergence of static capture).
+// /.singularity.d/env/*.sh scripts in name order, outside any if/case/loop/
+// function (Apptainer's own 99-runtimevars.sh sets PATH in `if`s on
+// variables unset under exec). Shell logic beyond that is not evaluated (a
+// documented divergence of static capture).
 //
 // With it: which program a name runs (`which`), and which interpreter a
 // script's #! line runs -- what pip and npm capture start from.

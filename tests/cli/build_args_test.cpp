@@ -213,6 +213,33 @@ TEST_F(BuildArgs, SecretsAreNeverWrittenAndVerifyAsksForThem) {
   EXPECT_EQ(files_holding(root, "s3cr3t-XYZ", ".sif"), std::vector<std::string>{});
 }
 
+// Apptainer 1.1 has no `build --build-arg` (1.2 added it; the stand-in
+// claims 1.1.9 with SIFSTORE_STANDIN_VERSION): build arguments still work,
+// since SifStore renders them; a secret one, which only the builder could
+// take, is refused before anything is built, naming the builder's release.
+TEST_F(BuildArgs, ABuilderWithoutBuildArgumentsGetsTheDefRendered) {
+  const std::vector<std::string> old{"SIFSTORE_STANDIN_VERSION=1.1.9"};
+  write_file(t / "pkg.def", kTemplateDef);
+  auto r =
+      build("pkg", "pkg.def", {"--build-arg", "pkg=PyYAML", "--build-arg=file=hello.txt"}, old);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string ts = latest("pkg");
+  EXPECT_TRUE(contains(read_file(artifact("pkg", ts, "lock")), "\npyyaml==")) << r.err;
+  EXPECT_FALSE(contains(read_file(artifact("pkg", ts, "build.log")), "--build-arg"));
+
+  write_file(t / "secret.def", "Bootstrap: scratch\n\n%post\n    true {{ token }}\n");
+  r = build("secret", "secret.def", {"--secret-build-arg=token=s3cr3t-XYZ"}, old);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(error_line(r),
+                       "sifstore: error: secret build argument 'token' is handed to the builder "
+                       "as its build --build-arg, which "))
+      << r.err;
+  EXPECT_TRUE(contains(error_line(r), "(apptainer version 1.1.9) does not have")) << r.err;
+  EXPECT_FALSE(exists(root + "/secret"));
+  // The same with a builder of today's release builds.
+  EXPECT_FALSE(build_ok("secret", "secret.def", {"--secret-build-arg=token=s3cr3t-XYZ"}).empty());
+}
+
 // A %files source SifStore cannot resolve is reported: the depfile cannot list it.
 TEST_F(BuildArgs, AnUnresolvableSourceIsReported) {
   write_file(t / "env.def",

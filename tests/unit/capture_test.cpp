@@ -573,6 +573,35 @@ TEST_F(Layouts, EnvironmentScriptWordsWithQuotesAndBraces) {
   EXPECT_EQ(pip, want);
 }
 
+TEST_F(Layouts, AssignmentsInsideIfCaseLoopsAndFunctionsAreNotApplied) {
+  // As Apptainer's own 99-runtimevars.sh (found with the real Apptainer
+  // 1.1.9): PATH set only in `if`s on variables unset under exec. Applied
+  // unconditionally, PATH became empty and pip was not found.
+  write_file(root_ + "/.singularity.d/env/99-runtimevars.sh",
+             "#!/bin/sh\n"
+             "if [ -n \"${SING_USER_DEFINED_PATH:-}\" ]; then\n"
+             "\tPATH=\"${SING_USER_DEFINED_PATH}\"\n"
+             "fi\n"
+             "export PATH\n");
+  write_file(root_ + "/.singularity.d/env/90-environment.sh",
+             "export PYTHONPATH=/opt/first\n"
+             "if true; then PYTHONPATH=/one-line-if; fi\n"
+             "case \"$X\" in\n  y) PYTHONPATH=/case ;;\nesac\n"
+             "for d in /a; do\n  PYTHONPATH=/loop\ndone\n"
+             "setpath() {\n  PYTHONPATH=/function\n}\n"
+             "export PYTHONPATH=$PYTHONPATH:/opt/second\n");
+  add_debian_python(root_, "3.11");
+  dist("/usr/lib/python3/dist-packages", "system", "3.0");
+  dist("/opt/first", "first", "1.0");
+  dist("/opt/second", "second", "2.0");
+  for (const char* d : {"/one-line-if", "/case", "/loop", "/function"})
+    dist(d, std::string("not") + (d + 1), "9.0");
+  auto pip = parse_pip_freeze(static_pip_freeze(image()));
+  std::map<std::string, std::string> want = {
+      {"system", "3.0"}, {"first", "1.0"}, {"second", "2.0"}};
+  EXPECT_EQ(pip, want);
+}
+
 TEST_F(Layouts, Pip3OnlyWithAShebangThroughEnvAndPython312) {
   write_file(root_ + "/usr/bin/python3.12", "x");
   write_file(root_ + "/usr/bin/pip3", "#!/usr/bin/env python3.12\n");
