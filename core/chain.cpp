@@ -353,6 +353,19 @@ std::optional<std::pair<std::string, PackageLock>> reusable_build(const Store& s
   return std::nullopt;
 }
 
+// The round trip of build `ts` that `build --verify` asks for.
+VerifyOptions verify_options_for(const BuildOptions& o, const std::string& ts) {
+  VerifyOptions vo;
+  vo.layer = o.layer;
+  vo.ts = ts;
+  vo.builder = o.builder;
+  vo.builder_args = o.builder_args;
+  vo.secret_build_args = o.secret_build_args;
+  vo.capture = o.capture;
+  vo.echo_fd = o.echo_fd;
+  return vo;
+}
+
 }  // namespace
 
 BuildResult build_layer(const Store& store, const BuildOptions& o) {
@@ -499,16 +512,8 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
         if (o.warn)
           for (const auto& w : source_warnings) o.warn(w);
         if (o.verify && !dir->exists(artifact_name(o.layer, result.ts, Artifact::kVerified))) {
-          VerifyOptions vo;
-          vo.layer = o.layer;
-          vo.ts = result.ts;
-          vo.builder = o.builder;
-          vo.builder_args = o.builder_args;
-          vo.secret_build_args = o.secret_build_args;
-          vo.capture = o.capture;
-          vo.echo_fd = o.echo_fd;
           try {
-            result.verify = verify_build(store, vo);
+            result.verify = verify_build(store, verify_options_for(o, result.ts));
           } catch (const Error& e) {
             throw Error(o.layer + "-" + result.ts + " was reused, but " + e.what());
           }
@@ -645,16 +650,8 @@ BuildResult build_layer(const Store& store, const BuildOptions& o) {
 
   // 6. verify
   if (o.verify) {
-    VerifyOptions vo;
-    vo.layer = o.layer;
-    vo.ts = ts;
-    vo.builder = o.builder;
-    vo.builder_args = o.builder_args;
-    vo.secret_build_args = o.secret_build_args;
-    vo.capture = o.capture;
-    vo.echo_fd = o.echo_fd;
     try {
-      result.verify = verify_build(store, vo);
+      result.verify = verify_build(store, verify_options_for(o, ts));
     } catch (const Error& e) {
       // The build stays published (and pointed): only its round trip failed.
       throw Error(o.layer + "-" + ts + " was built and published, but " + e.what());

@@ -112,28 +112,31 @@ std::optional<ImageIdentity> identity_of(const Dir& dir, const std::string& name
 
 namespace {
 
-// A companion's identity on one line: "<inode> <size> <mtime> <ctime>".
-std::string identity_line(const ImageIdentity& id) {
-  return std::to_string(id.inode) + " " + std::to_string(id.size) + " " +
-         time_text(id.mtime_sec, id.mtime_nsec) + " " + time_text(id.ctime_sec, id.ctime_nsec);
-}
-
-bool parse_identity_fields(std::string_view inode, std::string_view size, std::string_view mtime,
-                           std::string_view ctime, ImageIdentity& id) {
+bool parse_fields(std::string_view inode, std::string_view size, std::string_view mtime,
+                  std::string_view ctime, ImageIdentity& id) {
   return parse_u64(inode, id.inode) && parse_u64(size, id.size) &&
          parse_time(mtime, id.mtime_sec, id.mtime_nsec) &&
          parse_time(ctime, id.ctime_sec, id.ctime_nsec) && id.mtime_nsec < 1000000000 &&
          id.ctime_nsec < 1000000000;
 }
 
-std::optional<ImageIdentity> parse_identity_line(std::string_view line) {
-  std::vector<std::string> f = split(line, ' ');
+}  // namespace
+
+std::string identity_fields_text(const ImageIdentity& id) {
+  return std::to_string(id.inode) + " " + std::to_string(id.size) + " " +
+         time_text(id.mtime_sec, id.mtime_nsec) + " " + time_text(id.ctime_sec, id.ctime_nsec);
+}
+
+std::optional<ImageIdentity> parse_identity_fields(std::string_view text) {
+  std::vector<std::string> f = split(text, ' ');
   ImageIdentity id;
-  if (f.size() != 4 || !parse_identity_fields(f[0], f[1], f[2], f[3], id)) return std::nullopt;
+  if (f.size() != 4 || !parse_fields(f[0], f[1], f[2], f[3], id)) return std::nullopt;
   return id;
 }
 
-}  // namespace
+bool changed_before(const ImageIdentity& id, int64_t sec, int64_t nsec) {
+  return older(id.ctime_sec, id.ctime_nsec, sec, nsec);
+}
 
 std::string format_identity_record(const IdentityRecord& r) {
   const ImageIdentity& id = r.identity;
@@ -145,8 +148,8 @@ std::string format_identity_record(const IdentityRecord& r) {
   out.append("\nmtime ").append(time_text(id.mtime_sec, id.mtime_nsec));
   out.append("\nctime ").append(time_text(id.ctime_sec, id.ctime_nsec));
   if (companions) {
-    out.append("\nlock ").append(identity_line(*r.lock));
-    out.append("\ndef ").append(identity_line(*r.def));
+    out.append("\nlock ").append(identity_fields_text(*r.lock));
+    out.append("\ndef ").append(identity_fields_text(*r.def));
   }
   out.append("\n");
   return out;
@@ -162,10 +165,10 @@ std::optional<IdentityRecord> parse_identity_record(std::string_view text) {
   IdentityRecord r;
   if (!is_hex_digest(v[0])) return std::nullopt;
   r.sha256 = v[0];
-  if (!parse_identity_fields(v[1], v[2], v[3], v[4], r.identity)) return std::nullopt;
+  if (!parse_fields(v[1], v[2], v[3], v[4], r.identity)) return std::nullopt;
   if (companions) {
-    r.lock = parse_identity_line(v[5]);
-    r.def = parse_identity_line(v[6]);
+    r.lock = parse_identity_fields(v[5]);
+    r.def = parse_identity_fields(v[6]);
     if (!r.lock || !r.def) return std::nullopt;
   }
   return r;
@@ -192,8 +195,7 @@ std::optional<std::pair<IdentityRecord, struct timespec>> read_record(const Dir&
 bool still(const Dir& dir, const std::string& name, const ImageIdentity& recorded,
            const struct timespec& record_mtime) {
   auto now = identity_of(dir, name);
-  return now && *now == recorded &&
-         older(now->ctime_sec, now->ctime_nsec, record_mtime.tv_sec, record_mtime.tv_nsec);
+  return now && *now == recorded && changed_before(*now, record_mtime.tv_sec, record_mtime.tv_nsec);
 }
 
 }  // namespace

@@ -62,6 +62,17 @@ bool operator==(const ImageIdentity& a, const ImageIdentity& b);
 // records host source files the same way).
 ImageIdentity identity_from_stat(const struct stat& st);
 
+// An identity on one line, "<inode> <size> <mtime> <ctime>" (times as
+// <sec>.<nsec> with nine digits), as records and caches write it; and its
+// strict parser (nullopt for any other shape).
+std::string identity_fields_text(const ImageIdentity& id);
+std::optional<ImageIdentity> parse_identity_fields(std::string_view text);
+
+// The racy-clean rule: whether the file's last change (ctime) is strictly
+// older than `sec`.`nsec` (a record's or cache's own mtime, stamped by the
+// same file-system clock). Only then does an equal identity vouch for it.
+bool changed_before(const ImageIdentity& id, int64_t sec, int64_t nsec);
+
 // The identity of a regular file of dir (lstat-like); nullopt when it is
 // missing or not a regular file.
 std::optional<ImageIdentity> identity_of(const Dir& dir, const std::string& name);

@@ -35,33 +35,6 @@ std::string one_line(std::string_view v) {
   return out;
 }
 
-bool older(int64_t a_sec, int64_t a_nsec, int64_t b_sec, int64_t b_nsec) {
-  return a_sec < b_sec || (a_sec == b_sec && a_nsec < b_nsec);
-}
-
-std::string time_text(int64_t sec, int64_t nsec) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%lld.%09lld", static_cast<long long>(sec),
-                static_cast<long long>(nsec));
-  return buf;
-}
-
-bool parse_i64(std::string_view s, int64_t& out) {
-  if (s.empty() || s.size() > 18) return false;
-  out = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + (c - '0');
-  }
-  return true;
-}
-
-bool parse_time(std::string_view s, int64_t& sec, int64_t& nsec) {
-  size_t dot = s.find('.');
-  if (dot == std::string_view::npos || s.size() - dot - 1 != 9) return false;
-  return parse_i64(s.substr(0, dot), sec) && parse_i64(s.substr(dot + 1), nsec);
-}
-
 std::string octal(mode_t mode) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
@@ -106,15 +79,9 @@ SourceHashCache::SourceHashCache(const Dir& root) : root_(root) {
     for (size_t i = 1; i < lines.size(); ++i) {
       auto f = split(lines[i], ' ');
       if (f.size() < 6 || f[0].size() != 64) continue;
-      Entry e;
-      e.sha256 = f[0];
-      int64_t inode, size;
-      if (!parse_i64(f[1], inode) || !parse_i64(f[2], size) ||
-          !parse_time(f[3], e.identity.mtime_sec, e.identity.mtime_nsec) ||
-          !parse_time(f[4], e.identity.ctime_sec, e.identity.ctime_nsec))
-        continue;
-      e.identity.inode = static_cast<uint64_t>(inode);
-      e.identity.size = static_cast<uint64_t>(size);
+      auto identity = parse_identity_fields(f[1] + " " + f[2] + " " + f[3] + " " + f[4]);
+      if (!identity) continue;
+      Entry e{f[0], *identity};
       size_t at = 0;
       for (int k = 0; k < 5; ++k) at = lines[i].find(' ', at) + 1;
       entries_[lines[i].substr(at)] = e;
@@ -127,7 +94,7 @@ SourceHashCache::SourceHashCache(const Dir& root) : root_(root) {
 std::string SourceHashCache::sha256_of(const std::string& path, const struct stat& st) {
   ImageIdentity now = identity_from_stat(st);
   if (auto it = entries_.find(path); it != entries_.end() && it->second.identity == now &&
-                                     older(now.ctime_sec, now.ctime_nsec, stamp_sec_, stamp_nsec_))
+                                     changed_before(now, stamp_sec_, stamp_nsec_))
     return it->second.sha256;
   std::string digest = sha256_file(path);
   ++hashed_;
@@ -147,10 +114,7 @@ void SourceHashCache::save() {
   std::string text(kCacheHeader);
   text += '\n';
   for (const auto& [path, e] : entries_) {
-    text += e.sha256 + " " + std::to_string(e.identity.inode) + " " +
-            std::to_string(e.identity.size) + " " +
-            time_text(e.identity.mtime_sec, e.identity.mtime_nsec) + " " +
-            time_text(e.identity.ctime_sec, e.identity.ctime_nsec) + " " + path + "\n";
+    text += e.sha256 + " " + identity_fields_text(e.identity) + " " + path + "\n";
   }
   try {
     root_.write_file_atomic(kSourceIdentitiesFile, text);
