@@ -101,8 +101,10 @@ inner() {
   local store=$work/store src=$work/src
   # The programs, where the users can run them whatever the build tree's
   # own permissions (a build under /root).
-  mkdir "$work/bin"
+  mkdir -p "$work/bin" "$work/lib/sifstore"
   install -m 755 "$SIFSTORE_EXE" "$work/bin/sifstore"
+  # ... with its modules, where it looks for them (core/module.h).
+  install -m 644 "$(dirname "$SIFSTORE_EXE")"/../lib/sifstore/*.so "$work/lib/sifstore/"
   install -m 755 "$SIFSTORE_STANDIN" "$work/bin/apptainer"
   SIFSTORE_EXE=$work/bin/sifstore SIFSTORE_STANDIN=$work/bin/apptainer
   # The store as a team's administrator makes it: group-owned, setgid,
