@@ -3,8 +3,11 @@
 mode (debootstrap, %post in a chroot): the example's three layers (examples/
 base.def, python.def, app.def), and bad input.
 
-    test_real.py LayersTest     the layers; every lock checked against the
-                                package managers run inside the image
+    test_real.py LayersTest     the layers, each built once and verified from
+                                its locked def; every lock checked against the
+                                package managers run inside the image, and the
+                                SBOM against the lock; a pip drift held back
+                                by the locked def's constraints
     test_real.py BadInputTest   a missing suite, a missing package (Include:
                                 and apt-get in %post), a failing %post line
 
@@ -16,14 +19,21 @@ The stand-in caches debootstrap results in $SIFSTORE_STANDIN_CACHE, default
 ~/.cache/sifstore-standin: only a machine's first run debootstraps.
 """
 
+import base64
+import functools
+import hashlib
+import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import unittest
+import urllib.parse
 import urllib.request
+import zipfile
 
 sys.dont_write_bytecode = True
 
@@ -111,6 +121,99 @@ def npm_set(json_text):
     return {name: info.get("version", "") for name, info in deps.items()}
 
 
+def lock_facts(text):
+    """The '# key: value' header lines of a lock file."""
+    facts = {}
+    for line in text.splitlines():
+        m = re.fullmatch(r"# ([\w-]+): (.*)", line)
+        if m:
+            facts[m.group(1)] = m.group(2)
+    return facts
+
+
+# -- the SBOM's components, expected from the lock (the purl spec, written here) -----------
+
+def purl_part(text, safe=""):
+    """The purl spec's percent-encoding: all but letters, digits, '.-_~' and ':'."""
+    return urllib.parse.quote(text, safe=":" + safe)
+
+
+def expected_purls(sets, os_id, os_version, arch):
+    """{purl: version} of every package of a lock's sets (lock_sets)."""
+    purls = {}
+    for name, version in sets["dpkg"].items():
+        purls["pkg:deb/%s/%s@%s?arch=%s&distro=%s-%s" % (
+            os_id, purl_part(name), purl_part(version), arch, os_id, os_version)] = version
+    for name, version in sets["pip"].items():
+        pep503 = re.sub(r"[-_.]+", "-", name).lower()
+        purls["pkg:pypi/%s@%s" % (purl_part(pep503), purl_part(version))] = version
+    for name, version in sets["node"].items():
+        purls["pkg:npm/%s@%s" % (purl_part(name, "/"), purl_part(version))] = version
+    return purls
+
+
+def os_release(image):
+    out = exec_in(image, "cat", "/etc/os-release")
+    assert out.returncode == 0, out.stderr
+    values = {}
+    for line in out.stdout.splitlines():
+        key, _, value = line.partition("=")
+        values[key] = value.strip().strip('"')
+    return values
+
+
+# -- a local pip index whose versions can move between two builds --------------------------
+
+def write_wheel(directory, name, version, requires=()):
+    """A pure-Python wheel of `name` (a module printing its version), written
+    as pip expects one: the module, METADATA, WHEEL and RECORD."""
+    files = {
+        "%s/__init__.py" % name: "VERSION = %r\n" % version,
+        "%s-%s.dist-info/METADATA" % (name, version):
+            "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)
+            + "".join("Requires-Dist: %s\n" % r for r in requires),
+        "%s-%s.dist-info/WHEEL" % (name, version):
+            "Wheel-Version: 1.0\nGenerator: sifstore-tests\nRoot-Is-Purelib: true\n"
+            "Tag: py3-none-any\n",
+    }
+    record_name = "%s-%s.dist-info/RECORD" % (name, version)
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append("%s,sha256=%s,%d" % (path, digest.decode(), len(text.encode())))
+    record.append(record_name + ",,")
+    files[record_name] = "\n".join(record) + "\n"
+    path = os.path.join(directory, "%s-%s-py3-none-any.whl" % (name, version))
+    with zipfile.ZipFile(path + ".tmp", "w") as z:
+        for member, text in files.items():
+            z.writestr(member, text)
+    os.rename(path + ".tmp", path)
+
+
+class WheelIndex:
+    """A directory of wheels served over HTTP on 127.0.0.1 (pip's
+    --find-links reads its listing): the package index of the drift test.
+    %post runs in the host's network namespace (the stand-in, as Apptainer's
+    build, does not isolate it)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        os.makedirs(directory, exist_ok=True)
+        handler = functools.partial(_QuietHandler, directory=directory)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = "http://127.0.0.1:%d/" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 def exec_in(image, *command):
     return run([STANDIN, "exec", "--cleanenv", "--no-home", image] + list(command))
 
@@ -191,15 +294,23 @@ class RealCase(unittest.TestCase):
 
 class LayersTest(RealCase):
     """base (debootstrap), python (FROM base, pip from the example's sources),
-    app (FROM python, %files, npm -g): each lock equals what the package
-    managers inside the image print, by either capture method."""
+    app (FROM python, %files, npm -g), each built once and verified (a
+    rebuild from its locked def): each lock equals what the package managers
+    inside the image print, by either capture method; each embedded SBOM
+    names exactly the lock's packages; a drift layer FROM python shows a
+    newer pip version held back by the locked def's constraints."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.build("base", os.path.join(EXAMPLES, "base.def"), "--mirror", "--verify")
-        cls.build("python", os.path.join(EXAMPLES, "python.def"), "--from", "base")
-        cls.build("app", os.path.join(EXAMPLES, "app.def"), "--from", "python")
+        cls.build("python", os.path.join(EXAMPLES, "python.def"), "--from", "base", "--verify")
+        cls.build("app", os.path.join(EXAMPLES, "app.def"), "--from", "python", "--verify")
+
+    def paths(self, layer):
+        image = self.image(layer)
+        ts = re.search(r"%s-(.+)\.sif$" % layer, image).group(1)
+        return json.loads(self.sifstore("paths", layer, ts, "--json", check=True).stdout)
 
     def check_layer(self, layer, expect):
         image = self.image(layer)
@@ -240,9 +351,7 @@ class LayersTest(RealCase):
         self.assertIn("Hello, tests!", out.stdout)
 
     def test_base_verified_and_pinned(self):
-        image = self.image("base")
-        ts = re.search(r"base-(.+)\.sif$", image).group(1)
-        paths = json.loads(self.sifstore("paths", "base", ts, "--json", check=True).stdout)
+        paths = self.paths("base")
         self.assertTrue(os.path.exists(paths["verified"]), "base was not verified")
         self.assertFalse(os.path.exists(paths["unverified"]))
         with open(paths["def"]) as f:
@@ -261,6 +370,158 @@ class LayersTest(RealCase):
         res = self.sifstore("verify", "base", "--builder", STANDIN, "-q")
         self.assertEqual(res.returncode, 0, res.stderr[-3000:])
         self.assertIn("verified: version sets identical", res.stdout)
+
+    # -- issue 14: python and app verified with the pins-first locked def --------------------
+
+    def check_verified_with_constraints(self, layer, user_first_line):
+        """The build is .verified, and its locked def's first %post is the
+        generated one: the lock's whole pip set as constraints, exported as
+        PIP_CONSTRAINT before the def's own first command; nothing installed
+        by it and nothing appended after the user's commands."""
+        paths = self.paths(layer)
+        self.assertTrue(os.path.exists(paths["verified"]), "%s was not verified" % layer)
+        self.assertFalse(os.path.exists(paths["unverified"]))
+        with open(paths["def"]) as f:
+            locked = f.read().splitlines()
+        with open(paths["lock"]) as f:
+            pip = lock_sets(f.read())["pip"]
+        self.assertTrue(pip, "%s: no pip package in the lock" % layer)
+        begin = locked.index("    cat > /etc/sifstore/pip-constraints.txt <<'SIFSTORE_PINS' || exit 1")
+        end = locked.index("SIFSTORE_PINS", begin)
+        constraints = {}
+        for line in locked[begin + 1:end]:
+            name, _, version = line.partition("==")
+            constraints[name.lower()] = version
+        self.assertEqual(constraints, pip)
+        export = locked.index("    export PIP_CONSTRAINT=/etc/sifstore/pip-constraints.txt")
+        first_post = locked.index("%post")
+        self.assertLess(first_post, begin)
+        self.assertLess(export, locked.index(user_first_line))
+        # From the def's own %post on, the locked def is the example's text.
+        with open(os.path.join(EXAMPLES, layer + ".def")) as f:
+            rough = f.read().splitlines()
+        self.assertEqual(locked.count("%post"), 2, "%s: one generated %%post, one of the def" % layer)
+        own = len(locked) - 1 - locked[::-1].index("%post")
+        self.assertEqual(locked[own:], rough[rough.index("%post"):])
+        self.assertLess(export, own)
+
+    def test_python_verified_with_constraints(self):
+        self.check_verified_with_constraints("python", "    export DEBIAN_FRONTEND=noninteractive")
+
+    def test_app_verified_with_constraints(self):
+        self.check_verified_with_constraints("app", "    export DEBIAN_FRONTEND=noninteractive")
+
+    def test_pip_drift_held_back_by_the_constraints(self):
+        """A layer FROM python installs a package (and its dependency) from a
+        local index; the index gains newer versions of both. verify's rebuild
+        from the locked def gets the locked versions (.verified); a build
+        from the rough def gets the newer ones."""
+        index = WheelIndex(os.path.join(self.work, "wheels"))
+        try:
+            write_wheel(index.directory, "driftdep", "1.0")
+            write_wheel(index.directory, "driftpkg", "1.0", ["driftdep"])
+            definition = os.path.join(self.work, "drift.def")
+            with open(definition, "w") as f:
+                f.write("Bootstrap: localimage\nFrom: python.sif\n\n%post\n"
+                        "    export PIP_NO_INDEX=1 PIP_FIND_LINKS={{ wheels }}\n"
+                        "    pip3 install --break-system-packages driftpkg\n")
+            arg = "--build-arg=wheels=" + index.url
+            self.build("drift", definition, "--from", "python", arg)
+            with open(self.paths("drift")["lock"]) as f:
+                first = lock_sets(f.read())["pip"]
+            self.assertEqual((first.get("driftpkg"), first.get("driftdep")), ("1.0", "1.0"))
+            # The index moves: both packages have a newer version.
+            write_wheel(index.directory, "driftdep", "1.1")
+            write_wheel(index.directory, "driftpkg", "1.1", ["driftdep>=1.1"])
+            res = self.sifstore("verify", "drift", "--builder", STANDIN, "-q")
+            self.assertEqual(res.returncode, 0, res.stdout[-3000:] + res.stderr[-3000:])
+            self.assertIn("verified: version sets identical", res.stdout)
+            self.assertTrue(os.path.exists(self.paths("drift")["verified"]))
+            # The rough def, built again, takes the newer versions.
+            self.build("drift", definition, "--from", "python", arg)
+            with open(self.paths("drift")["lock"]) as f:
+                second = lock_sets(f.read())["pip"]
+            self.assertEqual((second.get("driftpkg"), second.get("driftdep")), ("1.1", "1.1"))
+            self.assertEqual({k: v for k, v in second.items() if not k.startswith("drift")},
+                             {k: v for k, v in first.items() if not k.startswith("drift")})
+        finally:
+            index.close()
+
+    # -- issue 21: the embedded SBOM names exactly the lock's packages ----------------------
+
+    def sbom(self, layer):
+        """`sifstore sbom LAYER` (CycloneDX), checked to be the SBOM object
+        embedded in the image byte for byte."""
+        out = self.sifstore("sbom", layer, check=True).stdout
+        image = self.image(layer)
+        listing = run(["siftool", "list", image], check=True).stdout
+        ids = [line.split("|")[0].strip() for line in listing.splitlines()
+               if "SBOM (cyclonedx-json)" in line]
+        self.assertEqual(len(ids), 1, listing)
+        dump = subprocess.run(["siftool", "dump", ids[0], image], stdout=subprocess.PIPE,
+                              check=True).stdout
+        self.assertEqual(dump.decode(), out, "%s: sbom differs from the embedded object" % layer)
+        return out
+
+    def check_sbom(self, layer):
+        bom = json.loads(self.sbom(layer))
+        paths = self.paths(layer)
+        with open(paths["lock"]) as f:
+            text = f.read()
+        sets, facts = lock_sets(text), lock_facts(text)
+        image = self.image(layer)
+        release = os_release(image)
+        arch = exec_in(image, "dpkg", "--print-architecture").stdout.strip()
+        self.assertEqual(bom["specVersion"], "1.5")
+        self.assertEqual(bom["metadata"]["component"]["name"], layer)
+        self.assertEqual(bom["metadata"]["component"]["version"],
+                         re.search(r"%s-(.+)\.sif$" % layer, image).group(1))
+        by_type = {}
+        for c in bom["components"]:
+            by_type.setdefault(c["type"], []).append(c)
+        libraries = by_type.pop("library", [])
+        found = {c["purl"]: c["version"] for c in libraries}
+        self.assertEqual(len(found), len(libraries), "%s: a package named twice" % layer)
+        self.assertEqual(found, expected_purls(sets, release["ID"], release["VERSION_ID"], arch))
+        self.assertEqual(sum(len(v) for v in sets.values()), len(libraries))
+        os_parts = by_type.pop("operating-system")
+        self.assertEqual([(c["name"], c["version"]) for c in os_parts],
+                         [(release["ID"], release["VERSION_ID"])])
+        bases = by_type.pop("container", [])
+        if "base-image" in facts:
+            self.assertEqual([c["properties"] for c in bases],
+                             [[{"name": "sifstore:base-image", "value": facts["base-image"]}]])
+        else:
+            self.assertEqual(bases, [])
+        self.assertEqual(by_type, {}, "%s: components of other types" % layer)
+        return sets
+
+    def test_sbom_base(self):
+        sets = self.check_sbom("base")
+        self.assertIn("base-files", sets["dpkg"])
+
+    def test_sbom_python(self):
+        self.assertIn("greeting", self.check_sbom("python")["pip"])
+
+    def test_sbom_app(self):
+        self.assertIn("is-number", self.check_sbom("app")["node"])
+
+    def test_sbom_schema(self):
+        schemas = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                               "sifstore-cyclonedx", "node_modules", "@cyclonedx",
+                               "cyclonedx-library", "res", "schema")
+        # Not a skip: a skipped method would report the whole case as skipped.
+        self.assertTrue(os.path.isdir(schemas), "no CycloneDX schemas in %s: "
+                        "scripts/install-deps.sh fetches them (npm)" % schemas)
+        files = []
+        for layer in ("base", "python", "app"):
+            path = os.path.join(self.work, layer + ".cdx.json")
+            with open(path, "w") as f:
+                f.write(self.sbom(layer))
+            files.append(path)
+        res = run([sys.executable, os.path.join(SOURCE, "scripts", "validate-cyclonedx.py"),
+                   schemas] + files)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
 
     def test_no_mounts_left(self):
         self.assertEqual(mounts_under(WORK), [])
