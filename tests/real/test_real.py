@@ -191,14 +191,15 @@ def write_wheel(directory, name, version, requires=()):
 
 
 class WheelIndex:
-    """A directory of wheels served over HTTP on 127.0.0.1 (pip's
+    """A new directory of wheels served over HTTP on 127.0.0.1 (pip's
     --find-links reads its listing): the package index of the drift test.
     %post runs in the host's network namespace (the stand-in, as Apptainer's
     build, does not isolate it)."""
 
     def __init__(self, directory):
         self.directory = directory
-        os.makedirs(directory, exist_ok=True)
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory)
         handler = functools.partial(_QuietHandler, directory=directory)
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = "http://127.0.0.1:%d/" % self.server.server_address[1]
