@@ -439,8 +439,9 @@ class LayersTest(RealCase):
             self.assertEqual(res.returncode, 0, res.stdout[-3000:] + res.stderr[-3000:])
             self.assertIn("verified: version sets identical", res.stdout)
             self.assertTrue(os.path.exists(self.paths("drift")["verified"]))
-            # The rough def, built again, takes the newer versions.
-            self.build("drift", definition, "--from", "python", arg)
+            # The rough def, built again, takes the newer versions (--rebuild:
+            # its inputs are the same, which would reuse the first build).
+            self.build("drift", definition, "--from", "python", arg, "--rebuild")
             with open(self.paths("drift")["lock"]) as f:
                 second = lock_sets(f.read())["pip"]
             self.assertEqual((second.get("driftpkg"), second.get("driftdep")), ("1.1", "1.1"))
