@@ -65,7 +65,7 @@ TEST(SifSignatures, AnAddedSignatureIsUndoneInTheDigest) {
     sign(tmp, sif, "01", as_apptainer);
     ASSERT_NE(sha256_file(sif), published);
     if (as_apptainer) {
-      const SifDescriptor& sig = SifImage::open(sif).descriptors().back();
+      const SifDescriptor sig = SifImage::open(sif).descriptors().back();
       EXPECT_EQ(sig.offset % 4096, 0) << "apptainer sign aligns to the page";
       EXPECT_TRUE(sig.linked_to_group);
     }
@@ -123,7 +123,7 @@ TEST(SifSignatures, AnyOtherChangeDiffers) {
     }
     if (variant == 2) {
       std::string bytes = test::read_file(sif);
-      const auto& part = SifImage::open(sif).primary_partition();
+      const SifDescriptor part = SifImage::open(sif).primary_partition();
       bytes[static_cast<size_t>(part.offset + part.size / 2)] ^= 1;
       test::write_file(sif, bytes);
     }
