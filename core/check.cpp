@@ -54,12 +54,12 @@ std::vector<std::string> gone_bases(const std::string& locked_def_text,
   return out;
 }
 
-void check_companions(const Dir& dir, const std::string& layer, const std::string& ts,
+bool check_companions(const Dir& dir, const std::string& layer, const std::string& ts,
                       const std::string& lock_text, const PackageLock& lock,
                       std::vector<std::string>& warnings) {
   // Unchanged since publish (the identity record vouches for both): no
   // digest to compute, no build log to read.
-  if (companions_vouched(dir, layer, ts)) return;
+  if (companions_vouched(dir, layer, ts)) return true;
   std::string def_name = artifact_name(layer, ts, Artifact::kDef);
   auto def_text = dir.read_file(def_name);
   if (!def_text)
@@ -78,7 +78,7 @@ void check_companions(const Dir& dir, const std::string& layer, const std::strin
     warnings.push_back(e.what());
   }
   size_t pos = log ? log->rfind(kLockDigestLogPrefix) : std::string::npos;
-  if (pos == std::string::npos) return;  // a build made by another tool: nothing recorded
+  if (pos == std::string::npos) return false;  // a build made by another tool: nothing recorded
   size_t start = pos + std::char_traits<char>::length(kLockDigestLogPrefix);
   std::string recorded = log->substr(start, log->find('\n', start) - start);
   std::string actual = sha256_hex(lock_text);
@@ -86,6 +86,7 @@ void check_companions(const Dir& dir, const std::string& layer, const std::strin
     throw Error(dir.path_of(artifact_name(layer, ts, Artifact::kLock)) +
                 " changed after it was built: its sha256 is " + actual +
                 ", the build log recorded " + recorded);
+  return false;
 }
 
 CheckResult check_layer(const Store& store, const std::string& layer,
@@ -126,7 +127,6 @@ CheckResult check_layer(const Store& store, const std::string& layer,
 
   // The companions' identities before they are read: a check that finds
   // them as built lets the identity record vouch for them from then on.
-  const bool companions_were_vouched = companions_vouched(*dir, layer, *ts);
   auto lock_id = identity_of(*dir, artifact_name(layer, *ts, Artifact::kLock));
   auto def_id = identity_of(*dir, artifact_name(layer, *ts, Artifact::kDef));
   auto lock_text = dir->read_file(artifact_name(layer, *ts, Artifact::kLock));
@@ -145,9 +145,8 @@ CheckResult check_layer(const Store& store, const std::string& layer,
     r.warnings.push_back(paths.lock + " records no image sha256; the image cannot be checked");
   }
 
-  check_companions(*dir, layer, *ts, *lock_text, lock, r.warnings);
-  if (!companions_were_vouched && lock_id && def_id)
-    vouch_companions(*dir, layer, *ts, *lock_id, *def_id);
+  const bool vouched = check_companions(*dir, layer, *ts, *lock_text, lock, r.warnings);
+  if (!vouched && lock_id && def_id) vouch_companions(*dir, layer, *ts, *lock_id, *def_id);
   if (auto def_text = dir->read_file(artifact_name(layer, *ts, Artifact::kDef)))
     for (const auto& gone : gone_bases(*def_text, paths.def, lock))
       r.warnings.push_back(layer + "-" + *ts + " " + gone);

@@ -43,7 +43,9 @@ struct CheckResult {
 std::vector<std::string> gone_bases(const std::string& locked_def_text,
                                     const std::string& locked_def_path, const PackageLock& lock);
 
-void check_companions(const Dir& layer_dir, const std::string& layer, const std::string& ts,
+// Returns true when the build's identity record vouched for both (nothing
+// was hashed), false when they were hashed and found as built.
+bool check_companions(const Dir& layer_dir, const std::string& layer, const std::string& ts,
                       const std::string& lock_text, const PackageLock& lock,
                       std::vector<std::string>& warnings);
 
